@@ -1,0 +1,174 @@
+"""Checkpoints: weights as ``.safetensors`` plus a JSON model card; nothing is ever unpickled.
+
+Both files are written to a temporary name and renamed into place, so an interrupted save never
+leaves a half-written checkpoint. Loading rebuilds the architecture the card names and checks the
+weights against it tensor by tensor, saying exactly what differs.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors_bytes
+from safetensors.torch import save as save_safetensors_bytes
+from torch import nn
+
+from .models import ModelConfigError, create_model, model_info
+
+CARD_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be used: the message says which file and what is wrong."""
+
+
+@dataclass
+class Checkpoint:
+    model: nn.Module
+    card: dict
+
+    @property
+    def model_id(self) -> str:
+        return self.card["model"]
+
+    @property
+    def name(self) -> str:
+        return self.card.get("name", self.model_id)
+
+
+def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
+    """``run/s1`` or ``run/s1.safetensors`` or ``run/s1.json`` -> the two files of that checkpoint."""
+    path = Path(path)
+    if path.suffix in (".safetensors", ".json"):
+        path = path.with_suffix("")
+    return path.with_name(path.name + ".safetensors"), path.with_name(path.name + ".json")
+
+
+def library_versions() -> dict[str, str]:
+    import numpy
+    import safetensors
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
+            "safetensors": safetensors.__version__}
+
+
+def weights_bytes(model: nn.Module) -> bytes:
+    state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
+    return save_safetensors_bytes(state)
+
+
+def make_card(model: nn.Module, **fields) -> dict:
+    """The card's fixed part (architecture and versions); callers add dataset, metrics and the rest."""
+    return {"card_version": CARD_VERSION, "model": model.model_id, "config": dict(model.config),
+            "latent_shape": list(model.latent_shape), "libraries": library_versions(), **fields}
+
+
+def _atomic_write(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, card: dict) -> tuple[Path, Path]:
+    """Write ``path.safetensors`` and ``path.json``; the card records the weights' SHA-256."""
+    weights_path, card_path = checkpoint_paths(path)
+    data = weights_bytes(model)
+    card = {**card, "weights_sha256": hashlib.sha256(data).hexdigest()}
+    _atomic_write(weights_path, data)
+    _atomic_write(card_path, (json.dumps(card, indent=2, sort_keys=False) + "\n").encode())
+    return weights_path, card_path
+
+
+def parse_card(card_bytes: bytes, name: str = "model card") -> dict:
+    try:
+        card = json.loads(card_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{name}: not a valid JSON model card ({error})") from None
+    if not isinstance(card, dict):
+        raise CheckpointError(f"{name}: a model card must be a JSON object")
+    missing = [key for key in ("model", "config") if key not in card]
+    if missing:
+        raise CheckpointError(f"{name}: the model card lacks {', '.join(missing)}")
+    return card
+
+
+def build_from_card(card: dict) -> nn.Module:
+    try:
+        model_info(card["model"])
+        return create_model(card["model"], **card["config"])
+    except ModelConfigError as error:
+        raise CheckpointError(f"the model card describes a model this version cannot build: {error}") from None
+
+
+def load_checkpoint_bytes(weights: bytes, card_bytes: bytes, name: str = "checkpoint") -> Checkpoint:
+    """Load an uploaded or read checkpoint; every refusal names the problem precisely."""
+    card = parse_card(card_bytes, f"{name} card")
+    digest = card.get("weights_sha256")
+    if digest and hashlib.sha256(weights).hexdigest() != digest:
+        raise CheckpointError(f"{name}: the weights file is not the one this card was written for "
+                              "(SHA-256 differs): it was changed, truncated, or paired with another card")
+    try:
+        state = load_safetensors_bytes(weights)
+    except (SafetensorError, ValueError, OSError) as error:
+        raise CheckpointError(f"{name}: not a readable .safetensors file ({error}); "
+                              "pickled .pt/.pth files are refused for safety") from None
+    model = build_from_card(card)
+    _check_state(model, state, name)
+    model.load_state_dict(state)
+    model.eval()
+    return Checkpoint(model, card)
+
+
+def _check_state(model: nn.Module, state: dict[str, torch.Tensor], name: str) -> None:
+    expected = {key: tuple(value.shape) for key, value in model.state_dict().items()}
+    found = {key: tuple(value.shape) for key, value in state.items()}
+    problems = []
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    if missing:
+        problems.append(f"missing {len(missing)} tensors (e.g. {', '.join(missing[:3])})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected tensors (e.g. {', '.join(unexpected[:3])})")
+    wrong = [f"{key} is {found[key]} but {model.model_id} needs {shape}"
+             for key, shape in expected.items() if key in found and found[key] != shape]
+    if wrong:
+        problems.append(f"{len(wrong)} tensors of the wrong shape ({'; '.join(wrong[:3])})")
+    if problems:
+        raise CheckpointError(f"{name}: the weights do not fit {model.model_id} with config {model.config}: "
+                              + "; ".join(problems))
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    weights_path, card_path = checkpoint_paths(path)
+    for file in (weights_path, card_path):
+        if not file.is_file():
+            raise CheckpointError(f"{file} not found (a checkpoint is a .safetensors file plus its .json card)")
+    return load_checkpoint_bytes(weights_path.read_bytes(), card_path.read_bytes(), weights_path.stem)
+
+
+def list_checkpoints(folder: str | Path) -> list[Path]:
+    """Checkpoint stems in a folder (each has both files), sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p.with_suffix("") for p in folder.glob("*.safetensors") if p.with_suffix(".json").is_file())
+
+
+def read_card(path: str | Path) -> dict:
+    _, card_path = checkpoint_paths(path)
+    return parse_card(card_path.read_bytes(), str(card_path))

@@ -1,0 +1,215 @@
+"""``python -m explorer``: list models and datasets, train, evaluate and embed from the terminal.
+
+Every failure the user can cause (bad argument, missing data, bad file) ends in one clear line on
+stderr and exit status 2 or 1, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import CheckpointError, load_checkpoint, make_card, save_checkpoint
+from .corruption import parse_corruption
+from .datasets import DatasetFormatError, DatasetUnavailable, dataset_info, list_datasets, load_dataset
+from .evaluation import card_metrics, evaluate_reconstruction, evaluate_retrieval
+from .models import ModelConfigError, create_model, latent_size, list_models, model_info, pick_device
+from .projection import METHODS, Projector
+from .training import EpochReport, StepReport, TrainConfig, encode_all, train
+
+USER_ERRORS = (ValueError, DatasetUnavailable, DatasetFormatError, CheckpointError, ModelConfigError, OSError)
+
+
+class CliError(Exception):
+    """A failure to report as one line and a non-zero exit."""
+
+
+def _models(args) -> None:
+    rows = [{"id": m.model_id, "seed": m.seed, "latent": latent_size(create_model(m.model_id)),
+             "autoencoder": m.is_autoencoder, "description": m.description} for m in list_models()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        print(f"{row['id']:<18} {row['seed'] or '-':<4} {row['latent']:>5}-d  {row['description']}")
+
+
+def _datasets(args) -> None:
+    rows = [{"name": d.name, "available": d.locate() is not None, "source": d.locate(), "description": d.description}
+            for d in list_datasets()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        where = row["source"] or "not found here (see README: Data)"
+        print(f"{row['name']:<14} {'yes' if row['available'] else 'no ':<4} {where}")
+
+
+def _progress_printer(quiet: bool):
+    def on_step(report: StepReport) -> None:
+        if not quiet and (report.step % max(report.steps // 20, 1) == 0 or report.step == report.steps):
+            print(f"\repoch {report.epoch} [{report.step}/{report.steps}] loss {report.loss:.4f}", end="", flush=True)
+
+    def on_epoch(report: EpochReport) -> None:
+        accuracy = f" val acc {report.val_accuracy:.3f}" if report.val_accuracy is not None else ""
+        print(f"\repoch {report.epoch}: train {report.train_loss:.5f}  val {report.val_loss:.5f}{accuracy}  "
+              f"({report.seconds:.1f}s)", flush=True)
+
+    return on_step, on_epoch
+
+
+def _train(args) -> None:
+    info = model_info(args.model)
+    corruption = parse_corruption(args.noise)
+    classes = tuple(range(args.classes)) if args.classes else None
+    splits = load_dataset(args.dataset, seed=args.seed).subset(args.subset, seed=args.seed)
+    channels, size, _ = splits.image_shape
+    torch.manual_seed(args.seed)
+    params = {"latent_dim": args.latent} if args.latent else {}
+    model = create_model(args.model, channels=channels, size=size, **params)
+    config = TrainConfig.from_recipe(info, epochs=args.epochs, batch_size=args.batch_size,
+                                     learning_rate=args.lr, corruption=corruption, seed=args.seed,
+                                     classes=classes, patience=args.patience)
+    print(f"training {args.model} on {splits.name} ({len(splits.train)} train / {len(splits.val)} val images, "
+          f"{config.loss} loss, {config.epochs} epochs, device {pick_device().type})", flush=True)
+    on_step, on_epoch = _progress_printer(args.quiet)
+    result = train(model, splits, config, on_step=on_step, on_epoch=on_epoch)
+    if result.failed:
+        raise CliError(f"training failed: {result.stop_reason}; nothing was written")
+    print(f"{result.stop_reason}; best epoch {result.best_epoch}, {result.seconds:.0f}s. Measuring on the test split...")
+    trained_classes = len(classes) if classes else len(splits.class_names)
+    card = make_card(
+        model, name=args.name or Path(args.out).name, seed_system=info.seed, description=info.description,
+        dataset=splits.name, class_names=list(splits.class_names),
+        split={"val_fraction": 0.1, "seed": args.seed, "subset": args.subset, "train": len(splits.train),
+               "val": len(splits.val), "test": len(splits.test)},
+        corruption=corruption.describe() if corruption else None, classes=list(classes) if classes else None,
+        training={"loss": config.loss, "optimizer": config.optimizer, "learning_rate": config.learning_rate,
+                  "batch_size": config.batch_size, "epochs_asked": config.epochs, "epochs_run": result.epochs_run,
+                  "best_epoch": result.best_epoch, "patience": config.patience, "seed": args.seed,
+                  "stop_reason": result.stop_reason, "seconds": round(result.seconds, 1), "device": pick_device().type},
+        history=[vars(epoch) for epoch in result.history],
+        metrics=card_metrics(model, splits.test, info.is_autoencoder, trained_classes),
+        command="python -m explorer " + shlex.join(sys.argv[1:]),
+    )
+    weights_path, card_path = save_checkpoint(args.out, model, card)
+    print(_metrics_line(card["metrics"]))
+    print(f"wrote {weights_path} and {card_path}")
+
+
+def _metrics_line(metrics: dict) -> str:
+    if "retrieval_accuracy" in metrics:
+        return "retrieval accuracy: " + ", ".join(f"{k} classes {v:.3f}" for k, v in metrics["retrieval_accuracy"].items())
+    clean = metrics["test"]["clean"]
+    return f"test: MSE {clean['mse']:.5f}  PSNR {clean['psnr']:.2f} dB  SSIM {clean['ssim']:.4f}"
+
+
+def _evaluate(args) -> None:
+    checkpoint = load_checkpoint(args.checkpoint)
+    dataset = args.dataset or checkpoint.card.get("dataset", "fashion-mnist")
+    test = load_dataset(dataset, need_train=False).test.subset(args.subset)
+    _check_shape(checkpoint, test.images.shape[1:])
+    info = model_info(checkpoint.model_id)
+    if info.is_autoencoder:
+        result = evaluate_reconstruction(checkpoint.model, test, parse_corruption(args.noise))
+        line = f"{dataset} test ({result['images']} images): MSE {result['mse']:.5f}  PSNR {result['psnr']:.2f} dB  SSIM {result['ssim']:.4f}"
+    else:
+        classes = len(checkpoint.card.get("classes") or checkpoint.card.get("class_names") or [0] * 10)
+        accuracy, _ = evaluate_retrieval(checkpoint.model, test, classes)
+        result = {"retrieval_accuracy": accuracy, "classes": classes, "images": len(test)}
+        line = f"{dataset} test: retrieval accuracy {accuracy:.4f} over {classes} classes"
+    print(json.dumps({"dataset": dataset, **result}) if args.json else line)
+
+
+def _check_shape(checkpoint, shape: tuple[int, ...]) -> None:
+    config = checkpoint.model.config
+    wanted = (config["channels"], config["size"], config["size"])
+    if tuple(shape) != wanted:
+        raise CliError(f"{checkpoint.name} was built for {wanted[0]}x{wanted[1]}x{wanted[2]} images, "
+                       f"this dataset has {'x'.join(map(str, shape))}")
+
+
+def _embed(args) -> None:
+    checkpoint = load_checkpoint(args.checkpoint)
+    dataset = args.dataset or checkpoint.card.get("dataset", "fashion-mnist")
+    test = load_dataset(dataset, need_train=False).test.subset(args.n)
+    _check_shape(checkpoint, test.images.shape[1:])
+    latents = encode_all(checkpoint.model, test.as_tensor())
+    started = time.perf_counter()
+    coordinates = Projector(args.method, random_state=args.seed).fit_transform(latents)
+    indices = np.arange(len(test)) if args.n is None or args.n >= len(test) else None
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["x", "y", "label", "class", "index"])
+        names = dataset_info(dataset).class_names
+        for row, (x, y) in enumerate(coordinates):
+            label = int(test.labels[row])
+            writer.writerow([f"{x:.5f}", f"{y:.5f}", label, names[label], row if indices is None else indices[row]])
+    print(f"{args.method} of {len(test)} latents in {time.perf_counter() - started:.1f}s -> {args.out}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m explorer", description="Latent-space explorer for autoencoders")
+    commands = parser.add_subparsers(dest="command", required=True)
+    models = commands.add_parser("models", help="list the models")
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(run=_models)
+    datasets = commands.add_parser("datasets", help="list the datasets and where they are found")
+    datasets.add_argument("--json", action="store_true")
+    datasets.set_defaults(run=_datasets)
+
+    training = commands.add_parser("train", help="train a model and write its checkpoint and card")
+    training.add_argument("--model", required=True, choices=[m.model_id for m in list_models()])
+    training.add_argument("--dataset", required=True, choices=[d.name for d in list_datasets()])
+    training.add_argument("--epochs", type=int)
+    training.add_argument("--batch-size", type=int)
+    training.add_argument("--lr", type=float)
+    training.add_argument("--patience", type=int, help="early-stopping patience in epochs")
+    training.add_argument("--noise", help="gaussian:SIGMA or erasing:P (inputs only; the target stays clean)")
+    training.add_argument("--subset", type=int, help="train on N images (validation and test on N/5)")
+    training.add_argument("--latent", type=int, help="latent size, for models that take one")
+    training.add_argument("--classes", type=int, help="S2: train on the first N classes")
+    training.add_argument("--seed", type=int, default=0)
+    training.add_argument("--name", help="name shown in the app (default: the file name)")
+    training.add_argument("--quiet", action="store_true", help="print one line per epoch only")
+    training.add_argument("--out", required=True, help="checkpoint path without extension")
+    training.set_defaults(run=_train)
+
+    evaluate = commands.add_parser("evaluate", help="measure a checkpoint on a test split")
+    evaluate.add_argument("checkpoint")
+    evaluate.add_argument("--dataset")
+    evaluate.add_argument("--noise")
+    evaluate.add_argument("--subset", type=int)
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.set_defaults(run=_evaluate)
+
+    embed = commands.add_parser("embed", help="write a 2-D map of test latents as CSV")
+    embed.add_argument("checkpoint")
+    embed.add_argument("--method", required=True, choices=METHODS)
+    embed.add_argument("--n", type=int, help="number of test images (default: all)")
+    embed.add_argument("--dataset")
+    embed.add_argument("--seed", type=int, default=0)
+    embed.add_argument("--out", required=True)
+    embed.set_defaults(run=_embed)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (CliError, *USER_ERRORS) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted; nothing was written", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,380 @@
+"""The dataset registry: real image datasets in their real file formats, split the same way every time.
+
+Every dataset gives uint8 images shaped (N, C, H, W), int64 labels and class names. The official
+test split stays the test split; a seeded fraction of the training data becomes validation data.
+"""
+from __future__ import annotations
+
+import gzip
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+PROJECT_DATA = Path(__file__).resolve().parent.parent / "data"
+SYSTEM_DATA = Path("/usr/share/datasets")
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+SIGN_LETTERS = tuple(chr(ord("A") + i) for i in range(25))
+SIGN_PIXELS = 784
+
+
+class DatasetUnavailable(RuntimeError):
+    """The data cannot be found here and cannot be downloaded: the message says what to do."""
+
+
+class DatasetFormatError(ValueError):
+    """A data file exists but is not in the expected format: the message names the line and the problem."""
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Images and labels of one split, kept as uint8 so 70,000 images cost 55 MB, not 220."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def as_tensor(self) -> torch.Tensor:
+        """Float images in [0, 1], the form every model takes."""
+        return torch.from_numpy(self.images).float().div_(255.0)
+
+    def take(self, indices: np.ndarray) -> "ImageSet":
+        return ImageSet(self.images[indices], self.labels[indices])
+
+    def subset(self, count: int | None, seed: int = 0) -> "ImageSet":
+        """A seeded random subset of ``count`` images (all of them when count is None or too large)."""
+        if count is None or count >= len(self):
+            return self
+        if count <= 0:
+            raise ValueError(f"subset must be a positive number of images, got {count}")
+        order = np.random.default_rng(seed).permutation(len(self))[:count]
+        return self.take(np.sort(order))
+
+    def of_classes(self, classes: list[int] | tuple[int, ...]) -> "ImageSet":
+        return self.take(np.flatnonzero(np.isin(self.labels, classes)))
+
+
+@dataclass(frozen=True)
+class Splits:
+    name: str
+    class_names: tuple[str, ...]
+    train: ImageSet
+    val: ImageSet
+    test: ImageSet
+    source: str
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.test.images.shape[1:])
+
+    def subset(self, count: int | None, seed: int = 0) -> "Splits":
+        """Cap every split at ``count`` images (validation and test at a fifth of it) for quick runs."""
+        if count is None:
+            return self
+        small = max(count // 5, 1)
+        return Splits(self.name, self.class_names, self.train.subset(count, seed), self.val.subset(small, seed),
+                      self.test.subset(small, seed), self.source)
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    description: str
+    loader: Callable[..., tuple[ImageSet | None, ImageSet, str]]
+    class_names: tuple[str, ...]
+    locate: Callable[[], str | None] = field(default=lambda: None)
+
+
+_REGISTRY: dict[str, DatasetInfo] = {}
+
+
+def list_datasets() -> list[DatasetInfo]:
+    return list(_REGISTRY.values())
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def load_dataset(name: str, need_train: bool = True, val_fraction: float = 0.1, seed: int = 0,
+                 **sources) -> Splits:
+    """Load a registered dataset with a fixed seeded train / validation split.
+
+    ``need_train=False`` loads only the test split (the repository ships Fashion-MNIST's), which is
+    all that exploring a pretrained checkpoint needs.
+    """
+    info = dataset_info(name)
+    train, test, source = info.loader(need_train=need_train, **sources)
+    if train is None:
+        empty = ImageSet(test.images[:0], test.labels[:0])
+        return Splits(name, info.class_names, empty, empty, test, source)
+    train, val = split_train_val(train, val_fraction, seed)
+    return Splits(name, info.class_names, train, val, test, source)
+
+
+def split_train_val(data: ImageSet, val_fraction: float, seed: int) -> tuple[ImageSet, ImageSet]:
+    order = np.random.default_rng(seed).permutation(len(data))
+    n_val = int(round(len(data) * val_fraction))
+    return data.take(np.sort(order[n_val:])), data.take(np.sort(order[:n_val]))
+
+
+def _register(name: str, description: str, class_names: tuple[str, ...], locate=None):
+    def wrap(loader):
+        _REGISTRY[name] = DatasetInfo(name, description, loader, class_names, locate or (lambda: None))
+        return loader
+
+    return wrap
+
+
+# --- MNIST family: IDX files, read by torchvision's own reader -----------------------------------
+
+def _idx_file(folder: Path, stem: str) -> Path | None:
+    for candidate in (folder / stem, folder / f"{stem}.gz", folder / "raw" / stem, folder / "raw" / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (plain or gzip) through torchvision's MNIST reader."""
+    from torchvision.datasets.mnist import read_sn3_pascalvincent_tensor
+
+    with tempfile.TemporaryDirectory() as scratch:
+        plain = Path(scratch) / "data.idx"
+        opener = gzip.open if path.suffix == ".gz" else open
+        try:
+            with opener(path, "rb") as source, open(plain, "wb") as target:
+                shutil.copyfileobj(source, target)
+            return read_sn3_pascalvincent_tensor(str(plain), strict=False).numpy()
+        except (OSError, EOFError, AssertionError, RuntimeError, ValueError) as error:
+            raise DatasetFormatError(f"{path} is not a valid IDX file ({error})") from None
+
+
+def _mnist_folders(folder_name: str) -> list[Path]:
+    return [PROJECT_DATA / folder_name, SYSTEM_DATA / folder_name,
+            Path.home() / ".cache" / "latent-explorer" / folder_name]
+
+
+def _read_idx_split(folders: list[Path], prefix: str) -> tuple[ImageSet, Path] | None:
+    for folder in folders:
+        images = _idx_file(folder, f"{prefix}-images-idx3-ubyte")
+        labels = _idx_file(folder, f"{prefix}-labels-idx1-ubyte")
+        if images and labels:
+            pixels, targets = read_idx(images), read_idx(labels)
+            if len(pixels) != len(targets):
+                raise DatasetFormatError(f"{images} has {len(pixels)} images but {labels} has {len(targets)} labels")
+            return ImageSet(pixels[:, None].astype(np.uint8), targets.astype(np.int64)), folder
+    return None
+
+
+def _download_mnist_family(torchvision_class: str, folder: Path) -> None:
+    import torchvision.datasets
+
+    dataset_class = getattr(torchvision.datasets, torchvision_class)
+    try:
+        for train in (True, False):
+            dataset_class(root=str(folder.parent / "torchvision"), train=train, download=True)
+    except Exception as error:  # torchvision raises RuntimeError or URLError-derived errors offline
+        raise DatasetUnavailable(str(error)) from None
+    raw = folder.parent / "torchvision" / torchvision_class / "raw"
+    folder.mkdir(parents=True, exist_ok=True)
+    for file in raw.iterdir():
+        if not file.suffix == ".gz":
+            shutil.copy(file, folder / file.name)
+
+
+def _load_mnist_family(folder_name: str, torchvision_class: str, debian_package: str | None,
+                       need_train: bool) -> tuple[ImageSet | None, ImageSet, str]:
+    folders = _mnist_folders(folder_name)
+    test = _read_idx_split(folders, "t10k")
+    train = _read_idx_split(folders, "train") if need_train else None
+    if test is None or (need_train and train is None):
+        cache = folders[-1]
+        try:
+            _download_mnist_family(torchvision_class, cache)
+        except DatasetUnavailable as error:
+            missing = "train and test" if need_train else "test"
+            hint = f" `apt-get install {debian_package}`, or" if debian_package else ""
+            raise DatasetUnavailable(
+                f"{folder_name}: the {missing} IDX files (train-/t10k-images-idx3-ubyte[.gz], *-labels-idx1-ubyte[.gz]) "
+                f"were not found in {', '.join(map(str, folders))}, and the download failed ({error}). "
+                f"Get them with{hint} by placing them in {folders[0]}, or run once with internet access."
+            ) from None
+        return _load_mnist_family(folder_name, torchvision_class, None, need_train)
+    source = str(test[1]) if train is None or train[1] == test[1] else f"train: {train[1]}; test: {test[1]}"
+    return (train[0] if train else None), test[0], source
+
+
+def _locate_mnist_family(folder_name: str) -> Callable[[], str | None]:
+    def locate() -> str | None:
+        found = {prefix: next((str(f) for f in _mnist_folders(folder_name)
+                               if _idx_file(f, f"{prefix}-images-idx3-ubyte")), None) for prefix in ("train", "t10k")}
+        if found["train"] and found["t10k"]:
+            return f"train + test in {found['train']}" + ("" if found["train"] == found["t10k"] else f" / {found['t10k']}")
+        if found["t10k"]:
+            return f"test split only, in {found['t10k']}"
+        return None
+
+    return locate
+
+
+@_register("fashion-mnist", "Zalando's Fashion-MNIST: 70,000 28x28 clothing images, 10 classes",
+           FASHION_CLASSES, _locate_mnist_family("fashion-mnist"))
+def _load_fashion_mnist(need_train: bool = True):
+    return _load_mnist_family("fashion-mnist", "FashionMNIST", "dataset-fashion-mnist", need_train)
+
+
+@_register("mnist", "LeCun's MNIST handwritten digits: 70,000 28x28 images, 10 classes",
+           tuple(str(d) for d in range(10)), _locate_mnist_family("mnist"))
+def _load_mnist(need_train: bool = True):
+    return _load_mnist_family("mnist", "MNIST", None, need_train)
+
+
+# --- CIFAR-10: the python pickle batches, read by torchvision's CIFAR10 class -----------------------
+
+def _cifar_roots() -> list[Path]:
+    return [PROJECT_DATA / "cifar10", SYSTEM_DATA / "cifar10", Path.home() / ".cache" / "latent-explorer" / "cifar10"]
+
+
+def _cifar_class():
+    import torchvision.datasets
+
+    class LocalCIFAR10(torchvision.datasets.CIFAR10):
+        """torchvision's reader; files are checked for presence, not MD5, so a local subset also loads."""
+
+        def _check_integrity(self) -> bool:
+            folder = Path(self.root) / self.base_folder
+            return all((folder / name).is_file() for name, _ in self.train_list + self.test_list)
+
+    return LocalCIFAR10
+
+
+def _load_cifar_split(root: Path, train: bool) -> ImageSet:
+    try:
+        dataset = _cifar_class()(root=str(root), train=train, download=False)
+    except Exception as error:  # a damaged batch file raises pickle, EOF or key errors
+        raise DatasetFormatError(f"{root}: CIFAR-10 batch files could not be read ({error})") from None
+    return ImageSet(np.ascontiguousarray(dataset.data.transpose(0, 3, 1, 2)), np.asarray(dataset.targets, np.int64))
+
+
+def _locate_cifar() -> str | None:
+    folder = next((root for root in _cifar_roots() if (root / "cifar-10-batches-py" / "test_batch").is_file()), None)
+    return str(folder) if folder else None
+
+
+@_register("cifar10", "CIFAR-10: 60,000 32x32 colour images, 10 classes (S2's data)", CIFAR_CLASSES, _locate_cifar)
+def _load_cifar10(need_train: bool = True):
+    root = _locate_cifar()
+    if root is None:
+        cache = _cifar_roots()[-1]
+        try:
+            import torchvision.datasets
+
+            torchvision.datasets.CIFAR10(root=str(cache), train=False, download=True)
+        except Exception as error:
+            raise DatasetUnavailable(
+                f"cifar10: cifar-10-batches-py/ (data_batch_1..5, test_batch, batches.meta) was not found in "
+                f"{', '.join(map(str, _cifar_roots()))} and the download failed ({error}). Place the extracted "
+                f"CIFAR-10 python version in {_cifar_roots()[0]}, or run once with internet access."
+            ) from None
+        root = str(cache)
+    train = _load_cifar_split(Path(root), True) if need_train else None
+    return train, _load_cifar_split(Path(root), False), root
+
+
+# --- Sign Language MNIST: the Kaggle CSV files --------------------------------------------------
+
+def read_sign_mnist_csv(source: str | Path | bytes, name: str = "CSV") -> ImageSet:
+    """Parse a Kaggle Sign-MNIST CSV (``label,pixel1..pixel784``) from a path or uploaded bytes.
+
+    Every problem is reported with the file and line it was found on.
+    """
+    if isinstance(source, (str, Path)):
+        name = str(source)
+        try:
+            source = Path(source).read_bytes()
+        except OSError as error:
+            raise DatasetUnavailable(f"{name}: cannot read the file ({error.strerror})") from None
+    text = source.decode("utf-8", errors="replace")
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise DatasetFormatError(f"{name}: the file is empty")
+    first = lines[0].split(",")
+    body_start = 1 if not first[0].strip().lstrip("-").isdigit() else 0
+    if len(lines) <= body_start:
+        raise DatasetFormatError(f"{name}: the file has a header but no image rows")
+    rows = np.empty((len(lines) - body_start, SIGN_PIXELS + 1), dtype=np.int64)
+    for row_number, line in enumerate(lines[body_start:]):
+        line_number = row_number + body_start + 1
+        cells = line.split(",")
+        if len(cells) != SIGN_PIXELS + 1:
+            raise DatasetFormatError(f"{name}, line {line_number}: expected {SIGN_PIXELS + 1} columns "
+                                     f"(label + 784 pixels), found {len(cells)}")
+        try:
+            rows[row_number] = [int(float(cell)) for cell in cells]
+        except ValueError:
+            raise DatasetFormatError(f"{name}, line {line_number}: a value is not a number") from None
+    labels, pixels = rows[:, 0], rows[:, 1:]
+    bad_label = np.flatnonzero((labels < 0) | (labels > 24) | (labels == 9))
+    if bad_label.size:
+        raise DatasetFormatError(f"{name}, line {bad_label[0] + body_start + 1}: label {labels[bad_label[0]]} is not "
+                                 f"a letter 0-24 (A-Y, 9 = J never occurs)")
+    bad_pixel = np.flatnonzero(((pixels < 0) | (pixels > 255)).any(axis=1))
+    if bad_pixel.size:
+        raise DatasetFormatError(f"{name}, line {bad_pixel[0] + body_start + 1}: pixel values must be 0-255")
+    return ImageSet(pixels.reshape(-1, 1, 28, 28).astype(np.uint8), labels)
+
+
+def _sign_paths() -> tuple[Path, Path]:
+    folder = PROJECT_DATA / "sign-mnist"
+    return folder / "sign_mnist_train.csv", folder / "sign_mnist_test.csv"
+
+
+def _locate_sign() -> str | None:
+    train, test = _sign_paths()
+    return str(train.parent) if train.is_file() and test.is_file() else None
+
+
+@_register("sign-mnist", "Sign Language MNIST (Kaggle CSVs): 28x28 hand signs, letters A-Y without J (S0's data)",
+           SIGN_LETTERS, _locate_sign)
+def _load_sign_mnist(need_train: bool = True, train_csv: str | Path | bytes | None = None,
+                     test_csv: str | Path | bytes | None = None):
+    default_train, default_test = _sign_paths()
+    train_csv = train_csv if train_csv is not None else default_train
+    test_csv = test_csv if test_csv is not None else default_test
+    for needed, wanted in ((test_csv, True), (train_csv, need_train)):
+        if wanted and isinstance(needed, Path) and not needed.is_file():
+            raise DatasetUnavailable(
+                f"sign-mnist: {needed} not found. Download sign_mnist_train.csv and sign_mnist_test.csv from "
+                f"Kaggle (datamunge/sign-language-mnist) and place them in {needed.parent}, or upload them in the app.")
+    train = read_sign_mnist_csv(train_csv, "train CSV") if need_train else None
+    test = read_sign_mnist_csv(test_csv, "test CSV")
+    source = "uploaded CSV" if isinstance(test_csv, bytes) else str(Path(test_csv).parent)
+    return train, test, source
+
+
+# --- scikit-learn digits: always available offline ----------------------------------------------
+
+@_register("digits", "scikit-learn's 1,797 real 8x8 digits, resized to 28x28: always available offline",
+           tuple(str(d) for d in range(10)), lambda: "bundled with scikit-learn")
+def _load_digits(need_train: bool = True):
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    small = torch.from_numpy(bunch.images).float().div(16.0)[:, None]
+    large = torch.nn.functional.interpolate(small, size=(28, 28), mode="bilinear", align_corners=False)
+    images = (large.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+    everything = ImageSet(images, bunch.target.astype(np.int64))
+    rest, test = split_train_val(everything, 0.1, seed=0)
+    return (rest if need_train else None), test, "scikit-learn load_digits (resized 8x8 -> 28x28)"
+

@@ -1,0 +1,46 @@
+"""Measuring a trained model on a test split: the figures every model card and page shows."""
+from __future__ import annotations
+
+import numpy as np
+from torch import nn
+
+from .corruption import Corruption, corrupt, parse_corruption
+from .datasets import ImageSet
+from .metrics import reconstruction_scores, retrieval, summarise
+from .training import encode_all, reconstruct_all
+
+CARD_CONDITIONS = ("clean", "gaussian:0.1", "gaussian:0.5", "erasing:1")
+RETRIEVAL_CLASS_COUNTS = (4, 7, 10)
+CARD_SUBSET = 500
+EVALUATION_SEED = 0
+
+
+def corrupted_inputs(images: ImageSet, corruption: Corruption | None, seed: int = EVALUATION_SEED):
+    """Clean targets and (optionally) corrupted inputs, identical for every model given the seed."""
+    clean = images.as_tensor()
+    return clean, corrupt(clean.clone(), corruption, seed)
+
+
+def evaluate_reconstruction(model: nn.Module, images: ImageSet, corruption: Corruption | None = None,
+                            seed: int = EVALUATION_SEED) -> dict[str, float]:
+    """Mean MSE, PSNR and SSIM of reconstructions of (corrupted) test images against the clean ones."""
+    clean, inputs = corrupted_inputs(images, corruption, seed)
+    return {**summarise(reconstruction_scores(clean, reconstruct_all(model, inputs))), "images": len(images)}
+
+
+def evaluate_retrieval(model: nn.Module, images: ImageSet, class_count: int) -> tuple[float, np.ndarray]:
+    """S2's evaluation on the first ``class_count`` classes: top-1 retrieval accuracy and confusion matrix."""
+    chosen = images.of_classes(tuple(range(class_count)))
+    return retrieval(encode_all(model, chosen.as_tensor()), chosen.labels, class_count)
+
+
+def card_metrics(model: nn.Module, test: ImageSet, is_autoencoder: bool, trained_classes: int) -> dict:
+    """Everything a model card records, on the full test split and on a fixed 500-image subset."""
+    subset = test.subset(CARD_SUBSET, seed=EVALUATION_SEED)
+    if not is_autoencoder:
+        counts = [n for n in RETRIEVAL_CLASS_COUNTS if n <= trained_classes] or [trained_classes]
+        return {"retrieval_accuracy": {str(n): evaluate_retrieval(model, test, n)[0] for n in counts},
+                f"retrieval_accuracy_subset_{CARD_SUBSET}": evaluate_retrieval(model, subset, trained_classes)[0]}
+    return {"test": {condition: evaluate_reconstruction(model, test, parse_corruption(condition))
+                     for condition in CARD_CONDITIONS},
+            f"test_subset_{CARD_SUBSET}": evaluate_reconstruction(model, subset)}

@@ -1,0 +1,105 @@
+"""Image-quality and latent-space metrics: MSE, PSNR, SSIM, kNN and retrieval accuracy, trustworthiness.
+
+SSIM follows scikit-image's ``structural_similarity`` defaults (7x7 uniform window, K1 = 0.01,
+K2 = 0.03, sample covariance, mean over the window positions that lie inside the image) computed for
+a whole batch at once; the tests check it against scikit-image itself.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+SSIM_WINDOW = 7
+_K1, _K2 = 0.01, 0.03
+
+
+def ssim_map(first: torch.Tensor, second: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """Per-pixel SSIM for (N, C, H, W) batches over the valid window positions, differentiable."""
+    if first.shape != second.shape:
+        raise ValueError(f"SSIM needs equal shapes, got {tuple(first.shape)} and {tuple(second.shape)}")
+    if min(first.shape[-2:]) < SSIM_WINDOW:
+        raise ValueError(f"SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW}")
+    window = SSIM_WINDOW * SSIM_WINDOW
+    covariance_norm = window / (window - 1)
+    stacked = torch.cat([first, second, first * first, second * second, first * second], dim=1)
+    means = F.avg_pool2d(stacked, SSIM_WINDOW, stride=1)
+    mu_x, mu_y, xx, yy, xy = means.chunk(5, dim=1)
+    var_x = covariance_norm * (xx - mu_x * mu_x)
+    var_y = covariance_norm * (yy - mu_y * mu_y)
+    cov_xy = covariance_norm * (xy - mu_x * mu_y)
+    c1, c2 = (_K1 * data_range) ** 2, (_K2 * data_range) ** 2
+    return ((2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (var_x + var_y + c2))
+
+
+def ssim(first: torch.Tensor, second: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """Mean SSIM of each image pair: a tensor of N values (channels averaged, as scikit-image does)."""
+    return ssim_map(first.double(), second.double(), data_range).mean(dim=(1, 2, 3))
+
+
+def mse(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    return (first.double() - second.double()).pow(2).mean(dim=(1, 2, 3))
+
+
+def psnr(first: torch.Tensor, second: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """Peak signal-to-noise ratio in dB; a perfect copy is capped at 100 dB rather than infinity."""
+    error = mse(first, second).clamp(min=1e-10)
+    return 10 * torch.log10(data_range ** 2 / error)
+
+
+def reconstruction_scores(originals: torch.Tensor, reconstructions: torch.Tensor) -> dict[str, np.ndarray]:
+    """Per-image MSE, PSNR and SSIM as NumPy arrays (the form the pages and cards use)."""
+    return {"mse": mse(originals, reconstructions).numpy(), "psnr": psnr(originals, reconstructions).numpy(),
+            "ssim": ssim(originals, reconstructions).numpy()}
+
+
+def summarise(scores: dict[str, np.ndarray]) -> dict[str, float]:
+    return {name: float(np.mean(values)) for name, values in scores.items()}
+
+
+def knn_accuracy(points: np.ndarray, labels: np.ndarray, k: int = 5, folds: int = 5, seed: int = 0) -> float:
+    """Cross-validated k-nearest-neighbour classification accuracy: how well classes separate."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    class_sizes = np.bincount(labels)
+    folds = max(2, min(folds, int(class_sizes[class_sizes > 0].min())))
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return float(cross_val_score(KNeighborsClassifier(n_neighbors=k), points, labels, cv=splitter).mean())
+
+
+def nearest_neighbours(points: np.ndarray, query: np.ndarray, k: int, metric: str = "euclidean",
+                       exclude: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and distances of the ``k`` points nearest to ``query`` (optionally leaving one index out)."""
+    if metric == "cosine":
+        distances = 1.0 - (points @ query) / (np.linalg.norm(points, axis=1) * np.linalg.norm(query) + 1e-12)
+    else:
+        distances = np.linalg.norm(points - query, axis=1)
+    if exclude is not None:
+        distances = distances.copy()
+        distances[exclude] = np.inf
+    order = np.argsort(distances, kind="stable")[:k]
+    return order, distances[order]
+
+
+def retrieval(embeddings: np.ndarray, labels: np.ndarray, n_classes: int) -> tuple[float, np.ndarray]:
+    """Top-1 retrieval accuracy and confusion matrix: each image queries all others by cosine similarity.
+
+    Row = the query's class, column = the class of its most similar other image (S2's evaluation).
+    """
+    normalised = embeddings / (np.linalg.norm(embeddings, axis=1, keepdims=True) + 1e-12)
+    predicted = np.empty(len(labels), dtype=np.int64)
+    for start in range(0, len(labels), 2048):
+        block = normalised[start:start + 2048] @ normalised.T
+        block[np.arange(len(block)), np.arange(start, start + len(block))] = -np.inf
+        predicted[start:start + 2048] = labels[block.argmax(1)]
+    confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(confusion, (labels, predicted), 1)
+    return float((predicted == labels).mean()), confusion
+
+
+def trustworthiness(high: np.ndarray, low: np.ndarray, k: int = 5) -> float:
+    """How far the 2-D map keeps each point's latent-space neighbours (1 = perfectly)."""
+    from sklearn.manifold import trustworthiness as sklearn_trustworthiness
+
+    return float(sklearn_trustworthiness(high, low, n_neighbors=k))
