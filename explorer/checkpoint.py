@@ -122,12 +122,12 @@ def load_checkpoint_bytes(weights: bytes, card_bytes: bytes, name: str = "checkp
     if digest and hashlib.sha256(weights).hexdigest() != digest:
         raise CheckpointError(f"{name}: the weights file is not the one this card was written for "
                               "(SHA-256 differs): it was changed, truncated, or paired with another card")
+    model = build_from_card(card)
     try:
         state = load_safetensors_bytes(weights)
     except (SafetensorError, ValueError, OSError) as error:
         raise CheckpointError(f"{name}: not a readable .safetensors file ({error}); "
                               "pickled .pt/.pth files are refused for safety") from None
-    model = build_from_card(card)
     _check_state(model, state, name)
     model.load_state_dict(state)
     model.eval()

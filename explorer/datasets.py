@@ -250,11 +250,17 @@ def _cifar_class():
     import torchvision.datasets
 
     class LocalCIFAR10(torchvision.datasets.CIFAR10):
-        """torchvision's reader; files are checked for presence, not MD5, so a local subset also loads."""
+        """torchvision's reader; files are checked for presence, not MD5, so a local subset also loads.
+
+        The class names are the fixed CIFAR-10 ones, so batches.meta is not needed."""
 
         def _check_integrity(self) -> bool:
             folder = Path(self.root) / self.base_folder
             return all((folder / name).is_file() for name, _ in self.train_list + self.test_list)
+
+        def _load_meta(self) -> None:
+            self.classes = list(CIFAR_CLASSES)
+            self.class_to_idx = {name: index for index, name in enumerate(CIFAR_CLASSES)}
 
     return LocalCIFAR10
 

@@ -1,0 +1,105 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import sign_csv, write_cifar_folder, write_mnist_folder
+from explorer.datasets import (DatasetFormatError, DatasetUnavailable, PROJECT_DATA, load_dataset,
+                               read_sign_mnist_csv)
+
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+def test_fashion_mnist_from_debian_package_has_official_sizes():
+    assert (DEBIAN_FASHION / "train-images-idx3-ubyte.gz").is_file(), "apt-get install dataset-fashion-mnist"
+    splits = load_dataset("fashion-mnist")
+    assert (len(splits.train), len(splits.val), len(splits.test)) == (54000, 6000, 10000)
+    assert splits.train.images.dtype == np.uint8 and splits.image_shape == (1, 28, 28)
+    assert np.bincount(splits.test.labels).tolist() == [1000] * 10
+    assert splits.class_names[9] == "Ankle boot"
+
+
+def test_shipped_test_split_loads_without_the_debian_package(isolated_data, monkeypatch):
+    import explorer.datasets as datasets
+
+    monkeypatch.setattr(datasets, "PROJECT_DATA", PROJECT_DATA)
+    splits = load_dataset("fashion-mnist", need_train=False)
+    assert len(splits.test) == 10000 and len(splits.train) == 0
+    assert "data/fashion-mnist" in splits.source
+    with pytest.raises(DatasetUnavailable, match="dataset-fashion-mnist"):
+        load_dataset("fashion-mnist", need_train=True)
+
+
+def test_split_is_seeded_and_disjoint():
+    first, second = load_dataset("digits", seed=3), load_dataset("digits", seed=3)
+    assert np.array_equal(first.val.images, second.val.images)
+    other = load_dataset("digits", seed=4)
+    assert not np.array_equal(first.val.labels, other.val.labels)
+    train_rows = {row.tobytes() for row in first.train.images}
+    assert sum(row.tobytes() in train_rows for row in first.val.images) < 3  # digits has a few exact duplicates
+
+
+def test_mnist_reads_idx_gz_through_torchvision(isolated_data):
+    write_mnist_folder(isolated_data / "mnist", train=50, test=20)
+    splits = load_dataset("mnist")
+    assert (len(splits.train), len(splits.val), len(splits.test)) == (45, 5, 20)
+    assert splits.test.labels.tolist() == [i % 10 for i in range(20)]
+
+
+def test_missing_data_offline_says_what_was_looked_for(isolated_data):
+    with pytest.raises(DatasetUnavailable) as error:
+        load_dataset("mnist")
+    message = str(error.value)
+    assert "t10k-images-idx3-ubyte" in message and "download failed" in message
+
+
+def test_corrupt_idx_file_is_a_format_error(isolated_data):
+    folder = isolated_data / "mnist"
+    write_mnist_folder(folder)
+    (folder / "t10k-images-idx3-ubyte.gz").write_bytes(b"not gzip at all")
+    with pytest.raises(DatasetFormatError, match="not a valid IDX file"):
+        load_dataset("mnist")
+
+
+def test_cifar10_reads_pickle_batches_through_torchvision(isolated_data):
+    write_cifar_folder(isolated_data / "cifar10", per_batch=20)
+    splits = load_dataset("cifar10")
+    assert splits.image_shape == (3, 32, 32)
+    assert len(splits.train) + len(splits.val) == 100 and len(splits.test) == 20
+    assert splits.class_names[0] == "airplane"
+
+
+def test_sign_mnist_csv_from_bytes_and_path(tmp_path):
+    from_bytes = read_sign_mnist_csv(sign_csv(30).encode())
+    assert from_bytes.images.shape == (30, 1, 28, 28) and from_bytes.labels.max() <= 24
+    (tmp_path / "train.csv").write_text(sign_csv(40, seed=1))
+    (tmp_path / "test.csv").write_text(sign_csv(10, seed=2, header=False))
+    splits = load_dataset("sign-mnist", train_csv=tmp_path / "train.csv", test_csv=tmp_path / "test.csv")
+    assert len(splits.train) + len(splits.val) == 40 and len(splits.test) == 10
+    assert splits.class_names[24] == "Y"
+
+
+@pytest.mark.parametrize("mutate, problem", [
+    (lambda lines: lines[:1], "header but no image rows"),
+    (lambda lines: [lines[0], lines[1] + ",7"] + lines[2:], "line 2: expected 785 columns"),
+    (lambda lines: [lines[0], lines[1], "9" + lines[2][lines[2].index(","):]] + lines[3:], "line 3: label 9"),
+    (lambda lines: lines[:3] + [lines[3].rsplit(",", 1)[0] + ",300"] + lines[4:], "line 4: pixel values must be 0-255"),
+    (lambda lines: lines[:2] + [lines[2].replace(",", ",x", 1)] + lines[3:], "line 3: a value is not a number"),
+    (lambda lines: [], "empty"),
+])
+def test_malformed_sign_csv_names_the_line(mutate, problem):
+    lines = sign_csv(5).splitlines()
+    with pytest.raises(DatasetFormatError, match=problem):
+        read_sign_mnist_csv("\n".join(mutate(lines)).encode())
+
+
+def test_digits_is_28x28_and_always_available():
+    splits = load_dataset("digits")
+    assert splits.image_shape == (1, 28, 28)
+    assert len(splits.train) + len(splits.val) + len(splits.test) == 1797
+    assert splits.test.images.max() > 200
+
+
+def test_subset_caps_every_split():
+    small = load_dataset("digits").subset(100, seed=1)
+    assert (len(small.train), len(small.val), len(small.test)) == (100, 20, 20)

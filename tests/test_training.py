@@ -1,0 +1,79 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from explorer.corruption import GaussianNoise
+from explorer.datasets import load_dataset
+from explorer.models import create_model, model_info
+from explorer.training import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits").subset(300)
+
+
+def _config(**settings):
+    return TrainConfig(**{"epochs": 2, "batch_size": 32, **settings})
+
+
+def test_training_lowers_validation_loss_and_reports(digits):
+    torch.manual_seed(0)
+    model = create_model("s4-conv-392")
+    steps, epochs = [], []
+    result = train(model, digits, _config(epochs=3, loss="bce"), on_step=steps.append, on_epoch=epochs.append)
+    assert [e.epoch for e in epochs] == [1, 2, 3] and len(steps) == 3 * math.ceil(300 / 32)
+    assert epochs[-1].val_loss < epochs[0].val_loss and result.stop_reason == "completed"
+    assert not model.training
+
+
+def test_same_seed_same_run(digits):
+    losses = []
+    for _ in range(2):
+        torch.manual_seed(1)
+        model = create_model("s3-anello")
+        result = train(model, digits, _config(corruption=GaussianNoise(0.2), seed=5))
+        losses.append([e.train_loss for e in result.history])
+    assert losses[0] == losses[1]
+
+
+def test_stop_flag_keeps_best_weights(digits):
+    model = create_model("s4-conv-392")
+    result = train(model, digits, _config(epochs=5), should_stop=lambda: True)
+    assert result.epochs_run == 1 and "stopped by the user" in result.stop_reason and result.best_epoch == 1
+
+
+def test_early_stopping(digits):
+    model = create_model("s3-anello")
+    result = train(model, digits, _config(epochs=30, patience=1, learning_rate=0.05))
+    assert result.epochs_run < 30 and "early stopping" in result.stop_reason
+    assert result.best_epoch == min(range(len(result.history)), key=lambda i: result.history[i].val_loss) + 1
+
+
+def test_nan_loss_stops_with_a_clear_message(digits):
+    model = create_model("s1-dense-128")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    result = train(model, digits, _config(epochs=3, learning_rate=1e12, loss="mse"))
+    assert result.failed and "NaN" in result.stop_reason and "lower learning rate" in result.stop_reason
+    assert all(torch.isfinite(v).all() for v in model.state_dict().values())
+    assert result.best_epoch == 0 or set(before) == set(model.state_dict())
+
+
+def test_metric_learning_on_class_subset(digits):
+    torch.manual_seed(0)
+    model = create_model("s2-embedding")
+    config = TrainConfig.from_recipe(model_info("s2-embedding"), epochs=3, classes=(0, 1, 2, 3), steps_per_epoch=60)
+    result = train(model, digits, config)
+    assert all(e.val_accuracy is not None for e in result.history)
+    assert result.history[-1].val_accuracy > 0.6
+
+
+def test_bad_settings_are_refused(digits):
+    with pytest.raises(ValueError, match="epochs must be at least 1"):
+        train(create_model("s4-conv-392"), digits, _config(epochs=0))
+    with pytest.raises(ValueError, match="optimizer must be"):
+        train(create_model("s4-conv-392"), digits, _config(optimizer="sgd"))
+    with pytest.raises(ValueError, match="needs the training split"):
+        train(create_model("s4-conv-392"), load_dataset("fashion-mnist", need_train=False), _config())
