@@ -84,13 +84,19 @@ def _atomic_write(target: Path, data: bytes) -> None:
         raise
 
 
-def save_checkpoint(path: str | Path, model: nn.Module, card: dict) -> tuple[Path, Path]:
-    """Write ``path.safetensors`` and ``path.json``; the card records the weights' SHA-256."""
-    weights_path, card_path = checkpoint_paths(path)
+def checkpoint_files(model: nn.Module, card: dict) -> tuple[bytes, bytes]:
+    """The two files' contents; the card records the weights' SHA-256 so a mismatched pair is caught."""
     data = weights_bytes(model)
     card = {**card, "weights_sha256": hashlib.sha256(data).hexdigest()}
+    return data, (json.dumps(card, indent=2) + "\n").encode()
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, card: dict) -> tuple[Path, Path]:
+    """Write ``path.safetensors`` and ``path.json``, each atomically."""
+    weights_path, card_path = checkpoint_paths(path)
+    data, card_data = checkpoint_files(model, card)
     _atomic_write(weights_path, data)
-    _atomic_write(card_path, (json.dumps(card, indent=2, sort_keys=False) + "\n").encode())
+    _atomic_write(card_path, card_data)
     return weights_path, card_path
 
 

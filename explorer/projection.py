@@ -42,6 +42,14 @@ class Projector:
             raise ValueError(f"a 2-D map needs at least 5 points, got {len(latents)}")
         return getattr(self, f"_fit_{self.method}")(latents).astype(np.float32)
 
+    def transform(self, latents: np.ndarray) -> np.ndarray:
+        """Place new latents on a fitted PCA or UMAP map (t-SNE cannot place new points)."""
+        if not self.invertible:
+            raise ValueError(f"{self.method} cannot place new points; use a PCA or UMAP map")
+        if self._estimator is None:
+            raise ValueError("fit the projection before placing points on it")
+        return np.asarray(self._estimator.transform(np.atleast_2d(latents).astype(np.float32)), dtype=np.float32)
+
     def inverse_transform(self, points: np.ndarray) -> np.ndarray:
         if not self.invertible:
             raise ValueError(f"{self.method} has no inverse; decode locations on a PCA or UMAP map")

@@ -1,0 +1,150 @@
+"""Everything the pages compute about one model on one image pool, memoised.
+
+A ``Workbench`` holds a trained model and the images it is explored on (a dataset's test split, or
+all of its images). Latents, reconstructions, SSIM scores and 2-D maps are computed once and reused,
+so a rerun with the same choice costs a dictionary look-up. The pages never call torch directly.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .checkpoint import Checkpoint, list_checkpoints, load_checkpoint, read_card
+from .corruption import Corruption, GaussianNoise, RandomErasing, corrupt
+from .datasets import ImageSet
+from .metrics import knn_accuracy, nearest_neighbours, reconstruction_scores, summarise, trustworthiness
+from .models import model_info
+from .projection import Projector
+from .training import encode_all, reconstruct_all
+
+SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints"
+MAX_CACHED_MAPS = 12
+
+
+def shipped_checkpoints() -> dict[str, dict]:
+    """Shipped checkpoint stems -> their model cards (cheap: reads JSON only)."""
+    return {stem.name: read_card(stem) for stem in list_checkpoints(SHIPPED)}
+
+
+def load_shipped(name: str) -> Checkpoint:
+    return load_checkpoint(SHIPPED / name)
+
+
+@dataclass
+class MapResult:
+    coordinates: np.ndarray
+    projector: Projector
+    seconds: float
+
+
+@dataclass
+class Workbench:
+    model: nn.Module
+    pool: ImageSet
+    class_names: tuple[str, ...]
+    _memo: dict = field(default_factory=dict, repr=False)
+    _maps: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    @property
+    def is_autoencoder(self) -> bool:
+        return model_info(self.model.model_id).is_autoencoder
+
+    def _memoised(self, key, compute):
+        with self._lock:
+            if key not in self._memo:
+                self._memo[key] = compute()
+            return self._memo[key]
+
+    def images(self, count: int | None = None) -> torch.Tensor:
+        count = self._count(count)
+        return self._memoised(("images", count), lambda: self.pool.take(np.arange(count)).as_tensor())
+
+    def labels(self, count: int | None = None) -> np.ndarray:
+        return self.pool.labels[:self._count(count)]
+
+    def _count(self, count: int | None) -> int:
+        return len(self.pool) if count is None else min(count, len(self.pool))
+
+    def latents(self, count: int | None = None) -> np.ndarray:
+        count = self._count(count)
+        full = self._memo.get(("latents", len(self.pool)))
+        if full is not None:
+            return full[:count]
+        return self._memoised(("latents", count), lambda: encode_all(self.model, self.images(count)))
+
+    def ssim_scores(self, count: int | None = None) -> np.ndarray:
+        """Clean-reconstruction SSIM of every pool image (NaN for a model without a decoder)."""
+        count = self._count(count)
+        if not self.is_autoencoder:
+            return np.full(count, np.nan)
+        return self._memoised(("ssim", count), lambda: reconstruction_scores(
+            self.images(count), reconstruct_all(self.model, self.images(count)))["ssim"])
+
+    def reconstruct(self, indices: np.ndarray, corruption: Corruption | None = None,
+                    seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, dict[str, np.ndarray]]:
+        """Corrupted inputs, reconstructions and per-image scores for chosen pool images."""
+        clean = self.pool.take(np.asarray(indices)).as_tensor()
+        inputs = corrupt(clean.clone(), corruption, seed)
+        outputs = reconstruct_all(self.model, inputs)
+        return inputs, outputs, reconstruction_scores(clean, outputs)
+
+    def quality(self, count: int, corruption: Corruption | None = None, seed: int = 0) -> dict[str, float]:
+        key = ("quality", count, corruption, seed)
+        return self._memoised(key, lambda: summarise(self.reconstruct(np.arange(self._count(count)), corruption, seed)[2]))
+
+    def project(self, method: str, params: dict, count: int, random_state: int = 0) -> MapResult:
+        key = (method, tuple(sorted(params.items())), self._count(count), random_state)
+        with self._lock:
+            if key in self._maps:
+                self._maps.move_to_end(key)
+                return self._maps[key]
+        latents = self.latents(count)
+        started = time.perf_counter()
+        projector = Projector(method, dict(params), random_state)
+        result = MapResult(projector.fit_transform(latents), projector, time.perf_counter() - started)
+        with self._lock:
+            self._maps[key] = result
+            while len(self._maps) > MAX_CACHED_MAPS:
+                self._maps.popitem(last=False)
+        return result
+
+    def map_quality(self, coordinates: np.ndarray) -> dict[str, float]:
+        """kNN accuracy in latent space and on the map, and the map's trustworthiness."""
+        count = len(coordinates)
+        sample = np.arange(min(count, 3000))
+        latents, labels = self.latents(count), self.labels(count)
+        return self._memoised(("map-quality", count, coordinates[:5].tobytes()), lambda: {
+            "knn_latent": knn_accuracy(latents, labels),
+            "knn_map": knn_accuracy(coordinates, labels),
+            "trustworthiness": trustworthiness(latents[sample], coordinates[sample]),
+        })
+
+    def neighbours(self, index: int, k: int, count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        latents = self.latents(count)
+        metric = "euclidean" if self.is_autoencoder else "cosine"
+        return nearest_neighbours(latents, latents[index], k, metric=metric, exclude=index)
+
+    @torch.no_grad()
+    def decode(self, latents: np.ndarray) -> torch.Tensor:
+        if not self.is_autoencoder:
+            raise ValueError("this model has no decoder: only autoencoders can decode a location")
+        device = next(self.model.parameters()).device
+        return self.model.decode(torch.as_tensor(np.atleast_2d(latents), dtype=torch.float32, device=device)).cpu()
+
+    def interpolate(self, first: int, second: int, steps: int) -> torch.Tensor:
+        latents = self.latents()
+        weights = np.linspace(0.0, 1.0, steps)[:, None]
+        return self.decode((1 - weights) * latents[first] + weights * latents[second])
+
+    def noise_sweep(self, kind: str, levels: list[float], count: int, seed: int = 0) -> list[float]:
+        """Mean SSIM at each corruption level (Gaussian sigma or erasing probability)."""
+        make = GaussianNoise if kind == "gaussian" else RandomErasing
+        return [self.quality(count, make(level) if level > 0 else None, seed)["ssim"] for level in levels]

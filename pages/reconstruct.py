@@ -1,0 +1,70 @@
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from explorer.corruption import GaussianNoise, RandomErasing
+from pages.common import active_key, active_workbench, image_row, require_autoencoder, shipped_workbench, model_choices
+
+st.title("Corrupt & reconstruct")
+bench = active_workbench()
+require_autoencoder(bench)
+
+controls, view = st.columns([1, 3])
+with controls:
+    kind = st.radio("Corruption", ["None", "Gaussian noise", "Random erasing"], horizontal=False)
+    sigma = st.slider("Gaussian sigma", 0.0, 1.0, 0.3, 0.01, disabled=kind != "Gaussian noise")
+    probability = st.slider("Erasing probability", 0.0, 1.0, 1.0, 0.05, disabled=kind != "Random erasing")
+    scale = st.slider("Erased area (fraction)", 0.02, 0.6, (0.02, 0.33), 0.01, disabled=kind != "Random erasing")
+    seed = st.number_input("Noise seed", 0, 10_000, 0, help="The same seed corrupts the same images identically for every model.")
+    count = st.slider("Images in the grid", 4, 24, 12, 4)
+    chosen = st.multiselect("Classes", list(range(len(bench.class_names))), format_func=lambda c: bench.class_names[c],
+                            help="Empty = all classes")
+    subset = st.select_slider("Images for the mean figures", [500, 1000, 2000, 5000, 10000], 1000)
+
+corruption = {"None": None, "Gaussian noise": GaussianNoise(sigma),
+              "Random erasing": RandomErasing(probability, scale=scale)}[kind]
+pool_labels = bench.labels()
+candidates = np.flatnonzero(np.isin(pool_labels, chosen)) if chosen else np.arange(len(pool_labels))
+indices = candidates[:count]
+
+with view:
+    inputs, outputs, scores = bench.reconstruct(indices, corruption, seed)
+    summary = bench.quality(subset, corruption, seed)
+    metrics = st.columns(3)
+    metrics[0].metric(f"Mean SSIM ({subset:,} images)", f"{summary['ssim']:.3f}")
+    metrics[1].metric("Mean PSNR", f"{summary['psnr']:.2f} dB")
+    metrics[2].metric("Mean MSE", f"{summary['mse']:.4f}")
+    names = [bench.class_names[pool_labels[i]] for i in indices]
+    st.caption("Original")
+    image_row(bench.pool.take(indices).as_tensor(), names)
+    st.caption("Corrupted input")
+    image_row(inputs)
+    st.caption("Reconstruction")
+    image_row(outputs, [f"SSIM {s:.3f}" for s in scores["ssim"]])
+
+    if st.toggle("Show the worst and best reconstructions"):
+        all_scores = bench.reconstruct(np.arange(min(subset, len(pool_labels))), corruption, seed)[2]["ssim"]
+        order = np.argsort(all_scores)
+        for title, picked in (("Worst", order[:8]), ("Best", order[-8:][::-1])):
+            st.caption(f"{title} 8 of {len(all_scores):,} (original over reconstruction)")
+            _, best_outputs, _ = bench.reconstruct(picked, corruption, seed)
+            image_row(bench.pool.take(picked).as_tensor())
+            image_row(best_outputs, [f"{all_scores[i]:.3f}" for i in picked])
+
+st.subheader("Noise sweep")
+st.caption("Mean SSIM against the corruption level: a denoising model (S3) degrades more slowly than a clean-trained one.")
+others = st.multiselect("Compare with", [k for k in model_choices() if k.startswith("shipped:") and k != active_key()],
+                        format_func=model_choices().get)
+sweep_kind = st.radio("Sweep", ["gaussian", "erasing"], horizontal=True)
+levels = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0]
+sweep_count = 500
+figure = go.Figure()
+with st.spinner("Sweeping..."):
+    for key, candidate in [(active_key(), bench)] + [(k, shipped_workbench(k.split(":", 1)[1])) for k in others]:
+        if not candidate.is_autoencoder or candidate.pool.images.shape[1:] != bench.pool.images.shape[1:]:
+            continue
+        figure.add_scatter(x=levels, y=candidate.noise_sweep(sweep_kind, levels, sweep_count, seed),
+                           mode="lines+markers", name=model_choices()[key].split(" - ")[0])
+figure.update_layout(xaxis_title="sigma" if sweep_kind == "gaussian" else "erasing probability",
+                     yaxis_title=f"mean SSIM ({sweep_count} test images)", height=380, margin=dict(t=20))
+st.plotly_chart(figure, width="stretch")
