@@ -125,10 +125,12 @@ def require_autoencoder(bench: Workbench) -> None:
 
 def render_sidebar() -> None:
     with st.sidebar:
-        active_key()
         choices = model_choices()
-        st.selectbox("Active model", list(choices), format_func=choices.get, key="active_model",
-                     help="Shipped pretrained checkpoints, then models trained or uploaded in this session.")
+        current = active_key()
+        picked = st.selectbox("Active model", list(choices), index=list(choices).index(current), format_func=choices.get,
+                              help="Shipped pretrained checkpoints, then models trained or uploaded in this session.")
+        if picked != current:
+            st.session_state["active_model"] = picked
         card = active_card()
         info = model_info(card["model"])
         st.caption(f"**{info.seed or 'ours'}** · {info.description} · dataset **{card.get('dataset')}**")

@@ -1,0 +1,138 @@
+"""Every page through Streamlit's AppTest: renders, reacts to its controls, trains, uploads, isolates sessions."""
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer.checkpoint import checkpoint_paths, make_card, save_checkpoint
+from explorer.models import create_model
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGES = ["pages/home.py", "pages/reconstruct.py", "pages/latent.py", "pages/similarity.py",
+         "pages/experiments.py", "pages/train.py"]
+
+
+def open_page(page: str = "pages/home.py") -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=240)
+    app.run()
+    if page != "pages/home.py":
+        app.switch_page(page).run()
+    return app
+
+
+def by_label(widgets, label: str):
+    matches = [w for w in widgets if w.label.startswith(label)]
+    assert matches, f"no widget labelled {label!r}: {[w.label for w in widgets]}"
+    return matches[0]
+
+
+def metric_value(app: AppTest, label: str) -> str:
+    return next(m.value for m in app.metric if m.label.startswith(label))
+
+
+def assert_clean(app: AppTest) -> None:
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_on_the_default_model(page):
+    app = open_page(page)
+    assert_clean(app)
+    assert app.title, "every page has a title"
+
+
+def test_first_screen_shows_a_pretrained_model_with_its_figures():
+    app = open_page()
+    assert "ResConv" in app.sidebar.selectbox[0].format_func(app.sidebar.selectbox[0].value)
+    assert float(metric_value(app, "Test SSIM")) > 0.8
+
+
+def test_noise_slider_changes_the_figures():
+    app = open_page("pages/reconstruct.py")
+    clean = metric_value(app, "Mean SSIM")
+    by_label(app.radio, "Corruption").set_value("Gaussian noise").run()
+    noisy_low = metric_value(app, "Mean SSIM")
+    by_label(app.slider, "Gaussian sigma").set_value(0.9).run()
+    noisy_high = metric_value(app, "Mean SSIM")
+    assert_clean(app)
+    assert float(clean) > float(noisy_low) > float(noisy_high)
+
+
+def test_latent_page_switches_projection_and_shows_map_numbers():
+    app = open_page("pages/latent.py")
+    assert 0 < float(metric_value(app, "Trustworthiness")) <= 1
+    no_inverse = "t-SNE has no inverse"
+    assert not any(no_inverse in i.value for i in app.info)
+    app.sidebar.radio[0].set_value("tsne").run()
+    assert_clean(app)
+    assert any(no_inverse in i.value for i in app.info)
+    app.sidebar.radio[0].set_value("umap").run()
+    assert_clean(app)
+    assert not any(no_inverse in i.value for i in app.info)
+    assert 0 < float(metric_value(app, "Trustworthiness")) <= 1
+
+
+def _train_tiny(app: AppTest) -> AppTest:
+    by_label(app.selectbox, "Model").set_value("s4-conv-392")
+    by_label(app.selectbox, "Dataset").set_value("digits").run()
+    by_label(app.select_slider, "Training images").set_value(500)
+    by_label(app.number_input, "Epochs").set_value(1)
+    by_label(app.text_input, "Name").set_value("tiny digits")
+    by_label(app.button, "Train").click().run()
+    return app
+
+
+def test_tiny_training_run_becomes_the_active_model():
+    app = _train_tiny(open_page("pages/train.py"))
+    assert_clean(app)
+    assert app.session_state["active_model"] == "session:tiny digits"
+    assert any("is trained and is now the active model" in s.value for s in app.success)
+    assert [b.label for b in app.get("download_button")][:2] == ["Download weights (.safetensors)", "Download model card (.json)"]
+
+
+def test_sessions_are_isolated():
+    trainer, other = open_page("pages/train.py"), open_page("pages/home.py")
+    before = other.session_state["active_model"]
+    _train_tiny(trainer)
+    other.run()
+    assert other.session_state["active_model"] == before
+    assert other.session_state["session_models"] == {}
+    assert "tiny digits" in trainer.session_state["session_models"]
+
+
+@pytest.fixture
+def checkpoint_files(tmp_path):
+    model = create_model("s4-conv-392")
+    save_checkpoint(tmp_path / "upload", model, make_card(model, name="uploaded s4", dataset="digits"))
+    weights, card = checkpoint_paths(tmp_path / "upload")
+    return weights.read_bytes(), card.read_bytes()
+
+
+def _upload(app: AppTest, weights: bytes, card: bytes) -> AppTest:
+    by_label(app.get("file_uploader"), "Weights").set_value(("upload.safetensors", weights, "application/octet-stream"))
+    by_label(app.get("file_uploader"), "Model card").set_value(("upload.json", card, "application/json"))
+    return app.run()
+
+
+def test_good_upload_becomes_active(checkpoint_files):
+    app = _upload(open_page("pages/train.py"), *checkpoint_files)
+    assert_clean(app)
+    assert app.session_state["active_model"] == "session:uploaded s4"
+
+
+@pytest.mark.parametrize("breakage, message", [
+    (lambda w, c: (w[:200], c), "SHA-256 differs"),
+    (lambda w, c: (w, json.dumps({**json.loads(c), "model": "s0-cnn-ae"}).encode()), "do not fit s0-cnn-ae"),
+    (lambda w, c: (b"\x80\x04pickle", json.dumps({k: v for k, v in json.loads(c).items() if k != "weights_sha256"}).encode()),
+     "not a readable .safetensors"),
+    (lambda w, c: (w, b"{broken"), "not a valid JSON model card"),
+])
+def test_bad_upload_keeps_the_previous_model(checkpoint_files, breakage, message):
+    app = open_page("pages/train.py")
+    before = app.session_state["active_model"]
+    app = _upload(app, *breakage(*checkpoint_files))
+    assert not app.exception
+    assert any(message in e.value and "active model is unchanged" in e.value for e in app.error), [e.value for e in app.error]
+    assert app.session_state["active_model"] == before
