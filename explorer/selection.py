@@ -1,7 +1,8 @@
 """Turning a Plotly selection event into image indices.
 
 Plotly numbers points per trace, so each point carries its image's index in ``customdata``; the
-first element of customdata is that index whatever else it holds.
+first element of customdata is that index whatever else it holds. Streamlit hands a point's
+customdata back as a scalar, a list, or (for NumPy-typed arrays) a dict keyed "0", "1", ...
 """
 from __future__ import annotations
 
@@ -13,15 +14,20 @@ def selected_indices(event) -> np.ndarray:
     selection = (event or {}).get("selection") or {}
     found: list[int] = []
     for point in selection.get("points", []) or []:
-        data = point.get("customdata")
-        if data is None:
-            continue
-        index = data[0] if isinstance(data, (list, tuple)) else data
+        index = _first_value(point.get("customdata"))
         try:
             found.append(int(index))
         except (TypeError, ValueError):
             continue
     return np.array(list(dict.fromkeys(found)), dtype=np.int64)
+
+
+def _first_value(data):
+    if isinstance(data, dict):
+        return data.get("0", next(iter(data.values()), None))
+    if isinstance(data, (list, tuple)):
+        return data[0] if data else None
+    return data
 
 
 def class_counts(labels: np.ndarray, class_names: tuple[str, ...]) -> dict[str, int]:

@@ -21,6 +21,23 @@ DEFAULT_MODEL = "resconv-128-fashion"
 USER_ERRORS = (ValueError, CheckpointError, DatasetUnavailable, DatasetFormatError, ModelConfigError, OSError)
 
 
+def ensure_app_entrypoint() -> None:
+    """Route a deep link opened before app.py ever ran through app.py's navigation.
+
+    On a fresh server Streamlit's first run treats a ``pages/`` folder as a legacy multipage app and
+    runs the page file alone (no shared sidebar, file names as navigation). app.py calls
+    ``st.navigation``, which ends that mode; a page run without it asks for a rerun through app.py.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+ensure_app_entrypoint()
+
+
 @dataclass
 class SessionModel:
     """A model trained or uploaded in this session, with the test images it is explored on."""
