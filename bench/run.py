@@ -1,0 +1,166 @@
+"""Benchmarks: each figure beside its reference measured in the same run, medians of repeats.
+
+    python -m bench.run [--tiny] [--json FILE]
+
+``--tiny`` runs a very small workload (what the test suite uses to check the command works).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from explorer.corruption import GaussianNoise, RandomErasing
+from explorer.datasets import Splits, load_dataset
+from explorer.metrics import ssim
+from explorer.models import create_model, list_models
+from explorer.projection import Projector
+from explorer.training import TrainConfig, train
+from explorer.workbench import Workbench
+
+
+@dataclass
+class Row:
+    figure: str
+    ours: float
+    reference: float
+    unit: str
+    target: str
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.reference if self.reference else float("nan")
+
+
+def median_seconds(action, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def bare_loop(model, images: torch.Tensor, batch_size: int, loss_name: str) -> None:
+    """The reference: a plain tensor-indexed PyTorch loop, nothing else."""
+    loss_function = torch.nn.functional.binary_cross_entropy if loss_name == "bce" else torch.nn.functional.mse_loss
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    order = torch.randperm(len(images))
+    for start in range(0, len(images), batch_size):
+        batch = images[order[start:start + batch_size]]
+        loss = loss_function(model(batch), batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+def training_rows(splits: Splits, repeats: int) -> list[Row]:
+    rows = []
+    images = splits.train.as_tensor()
+    for info in list_models():
+        if not info.is_autoencoder:
+            continue
+        recipe = info.recipe
+        loss = recipe.loss if recipe.loss != "mse+ssim" else "mse"
+
+        def ours(corruption=None):
+            torch.manual_seed(0)
+            train(create_model(info.model_id), splits, TrainConfig(epochs=1, batch_size=recipe.batch_size, loss=loss,
+                                                                  corruption=corruption))
+
+        def reference():
+            torch.manual_seed(0)
+            bare_loop(create_model(info.model_id), images, recipe.batch_size, loss)
+
+        bare = median_seconds(reference, repeats)
+        clean = median_seconds(ours, repeats)
+        n = len(images)
+        rows.append(Row(f"train {info.model_id} img/s (loop vs bare)", n / clean, n / bare, "img/s", ">= 0.9x"))
+        for name, corruption in (("gaussian 0.1", GaussianNoise(0.1)), ("erasing 0.5", RandomErasing(0.5))):
+            noisy = median_seconds(lambda: ours(corruption), repeats)
+            rows.append(Row(f"train {info.model_id} with {name} (time vs clean)", noisy, clean, "s", "<= 1.10x"))
+    return rows
+
+
+def projection_rows(latents: np.ndarray, repeats: int) -> list[Row]:
+    from sklearn.manifold import TSNE
+
+    rows = []
+    n = len(latents)
+    ours = median_seconds(lambda: Projector("tsne").fit_transform(latents), repeats)
+    reference = median_seconds(lambda: TSNE(random_state=0).fit_transform(latents), repeats)
+    rows.append(Row(f"t-SNE of {n} latents (openTSNE vs sklearn)", ours, reference, "s", "<= 6 s"))
+    pca = median_seconds(lambda: Projector("pca").fit_transform(latents), repeats)
+    rows.append(Row(f"PCA of {n} latents (vs t-SNE)", pca, ours, "s", "-"))
+    cold = _umap_in_fresh_process(latents, warm_up=False)
+    warm = _umap_in_fresh_process(latents, warm_up=True)
+    rows.append(Row(f"UMAP of {n} latents, fresh process (after warm-up vs cold)", warm, cold, "s", "<= 5 s"))
+    return rows
+
+
+def _umap_in_fresh_process(latents: np.ndarray, warm_up: bool) -> float:
+    """Seconds for the first user-visible UMAP in a new process (the app warms up before a user asks)."""
+    np.save("/tmp/bench-latents.npy", latents)
+    code = ("import time, numpy as np\nfrom explorer.projection import Projector, warm_up_umap\n"
+            f"{'warm_up_umap()' if warm_up else ''}\n"
+            "x = np.load('/tmp/bench-latents.npy'); t = time.perf_counter()\n"
+            "Projector('umap').fit_transform(x); print(time.perf_counter() - t)")
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return float(output.strip().splitlines()[-1])
+
+
+def cache_rows(bench: Workbench, count: int, repeats: int) -> list[Row]:
+    first = median_seconds(lambda: Workbench(bench.model, bench.pool, bench.class_names).project("pca", {}, count), 1)
+    bench.project("pca", {}, count)
+    cached = median_seconds(lambda: bench.project("pca", {}, count), repeats)
+    fresh_quality = median_seconds(lambda: Workbench(bench.model, bench.pool, bench.class_names).quality(count), 1)
+    bench.quality(count)
+    cached_quality = median_seconds(lambda: bench.quality(count), repeats)
+    return [Row("cached map rerun (vs first computation)", cached, first, "s", "<= 0.3 s"),
+            Row("cached reconstruction figures (vs first)", cached_quality, fresh_quality, "s", "<= 0.3 s")]
+
+
+def ssim_rows(images: torch.Tensor, repeats: int) -> list[Row]:
+    from skimage.metrics import structural_similarity
+
+    noisy = GaussianNoise(0.2)(images.clone(), torch.Generator().manual_seed(0))
+    first, second = images.double().numpy(), noisy.double().numpy()
+    ours = median_seconds(lambda: ssim(images, noisy), repeats)
+    reference = median_seconds(lambda: [structural_similarity(a[0], b[0], data_range=1.0)
+                                        for a, b in zip(first, second)], repeats)
+    return [Row(f"SSIM of {len(images)} pairs (batched vs scikit-image loop)", ours, reference, "s", ">= 3x faster")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiny", action="store_true")
+    parser.add_argument("--json")
+    args = parser.parse_args(argv)
+    repeats = 1 if args.tiny else 3
+    dataset = "digits" if args.tiny else "fashion-mnist"
+    full = load_dataset(dataset)
+    splits = full.subset(300 if args.tiny else 5000)
+    test = full.test.subset(200 if args.tiny else 10000)
+    model = create_model("s4-conv-392").eval()
+    bench = Workbench(model, test, full.class_names)
+    latents = bench.latents(200 if args.tiny else 5000)
+    rows = (training_rows(splits, repeats) + projection_rows(latents, repeats)
+            + cache_rows(bench, len(test), repeats) + ssim_rows(test.as_tensor(), repeats))
+    print(f"{'figure':<62} {'ours':>10} {'reference':>10} {'ratio':>7}  target")
+    for row in rows:
+        print(f"{row.figure:<62} {row.ours:>10.3f} {row.reference:>10.3f} {row.ratio:>7.2f}  {row.target} ({row.unit})")
+    if args.json:
+        with open(args.json, "w") as file:
+            json.dump([{**asdict(row), "ratio": row.ratio} for row in rows], file, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""Every shipped checkpoint: card matches weights, and the card's figures are re-measured here."""
+import pytest
+
+from explorer.checkpoint import list_checkpoints, load_checkpoint
+from explorer.datasets import load_dataset
+from explorer.evaluation import CARD_SUBSET, evaluate_reconstruction, evaluate_retrieval
+from explorer.models import list_models
+from explorer.workbench import SHIPPED
+
+CHECKPOINTS = list_checkpoints(SHIPPED)
+
+
+def test_a_checkpoint_for_every_model_and_under_40_mb():
+    shipped_models = {load_checkpoint(path).model_id for path in CHECKPOINTS}
+    assert shipped_models == {info.model_id for info in list_models()}
+    assert sum(f.stat().st_size for f in SHIPPED.iterdir()) < 40 * 2 ** 20
+
+
+@pytest.mark.parametrize("path", CHECKPOINTS, ids=[p.name for p in CHECKPOINTS])
+def test_card_figures_are_reproduced(path):
+    checkpoint = load_checkpoint(path)
+    card = checkpoint.card
+    assert card["command"].startswith("python -m explorer train")
+    subset = load_dataset(card["dataset"], need_train=False).test.subset(CARD_SUBSET, seed=0)
+    metrics = card["metrics"]
+    if "retrieval_accuracy" in metrics:
+        classes = len(card["classes"])
+        measured, _ = evaluate_retrieval(checkpoint.model, subset, classes)
+        assert measured == pytest.approx(metrics[f"retrieval_accuracy_subset_{CARD_SUBSET}"], abs=1e-6)
+        return
+    measured = evaluate_reconstruction(checkpoint.model, subset)
+    claimed = metrics[f"test_subset_{CARD_SUBSET}"]
+    assert measured["ssim"] == pytest.approx(claimed["ssim"], abs=1e-4)
+    assert measured["mse"] == pytest.approx(claimed["mse"], rel=1e-3)
+    assert metrics["test"]["clean"]["images"] == len(load_dataset(card["dataset"], need_train=False).test)
