@@ -3,7 +3,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.corruption import GaussianNoise, RandomErasing
-from pages.common import active_key, active_workbench, image_row, require_autoencoder, shipped_workbench, model_choices
+from pages.common import (active_card, active_key, active_workbench, image_row, model_choices, require_autoencoder,
+                          shipped_cards, shipped_workbench)
 
 st.title("Corrupt & reconstruct")
 bench = active_workbench()
@@ -53,7 +54,9 @@ with view:
 
 st.subheader("Noise sweep")
 st.caption("Mean SSIM against the corruption level: a denoising model (S3) degrades more slowly than a clean-trained one.")
-others = st.multiselect("Compare with", [k for k in model_choices() if k.startswith("shipped:") and k != active_key()],
+same_data = [f"shipped:{name}" for name, card in shipped_cards().items()
+             if card["dataset"] == active_card().get("dataset") and f"shipped:{name}" != active_key()]
+others = st.multiselect("Compare with", same_data,
                         format_func=model_choices().get)
 sweep_kind = st.radio("Sweep", ["gaussian", "erasing"], horizontal=True)
 levels = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0]
@@ -61,7 +64,7 @@ sweep_count = 500
 figure = go.Figure()
 with st.spinner("Sweeping..."):
     for key, candidate in [(active_key(), bench)] + [(k, shipped_workbench(k.split(":", 1)[1])) for k in others]:
-        if not candidate.is_autoencoder or candidate.pool.images.shape[1:] != bench.pool.images.shape[1:]:
+        if not candidate.is_autoencoder:
             continue
         figure.add_scatter(x=levels, y=candidate.noise_sweep(sweep_kind, levels, sweep_count, seed),
                            mode="lines+markers", name=model_choices()[key].split(" - ")[0])

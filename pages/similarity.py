@@ -5,6 +5,7 @@ import streamlit as st
 from explorer.evaluation import RETRIEVAL_CLASS_COUNTS, evaluate_retrieval
 from explorer.images import ImageFormatError, image_from_upload
 from explorer.metrics import nearest_neighbours
+from explorer.workbench import Workbench
 from pages.common import image_row, session_models, shipped_cards, shipped_workbench, test_split
 
 st.title("Similarity search (S2)")
@@ -20,8 +21,6 @@ choice = st.selectbox("Embedding model", list(embedding_models) + [f"session:{n}
                       format_func=lambda n: embedding_models[n]["name"] if n in embedding_models else n,
                       index=len(embedding_models) - 1 if len(embedding_models) else 0)
 if choice.startswith("session:"):
-    from explorer.workbench import Workbench
-
     stored = session_models()[choice.split(":", 1)[1]]
     bench = Workbench(stored.checkpoint.model, stored.test, stored.class_names)
 else:

@@ -54,11 +54,9 @@ def test_early_stopping(digits):
 
 def test_nan_loss_stops_with_a_clear_message(digits):
     model = create_model("s1-dense-128")
-    before = {k: v.clone() for k, v in model.state_dict().items()}
     result = train(model, digits, _config(epochs=3, learning_rate=1e12, loss="mse"))
     assert result.failed and "NaN" in result.stop_reason and "lower learning rate" in result.stop_reason
     assert all(torch.isfinite(v).all() for v in model.state_dict().values())
-    assert result.best_epoch == 0 or set(before) == set(model.state_dict())
 
 
 def test_metric_learning_on_class_subset(digits):
