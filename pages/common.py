@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+import numpy as np
 import streamlit as st
 
 from explorer.checkpoint import Checkpoint, CheckpointError, load_checkpoint_bytes
@@ -70,6 +71,21 @@ def shipped_workbench(name: str) -> Workbench:
     checkpoint = load_shipped(name)
     dataset = checkpoint.card["dataset"]
     return Workbench(checkpoint.model, test_split(dataset), dataset_info(dataset).class_names)
+
+
+@st.cache_resource(show_spinner="Loading every image of the dataset...")
+def all_images(dataset: str) -> ImageSet:
+    """Test split first (so indices below 10,000 match the test-only maps), then train and validation."""
+    splits = load_dataset(dataset)
+    parts = (splits.test, splits.train, splits.val)
+    return ImageSet(np.concatenate([p.images for p in parts]), np.concatenate([p.labels for p in parts]))
+
+
+@st.cache_resource(show_spinner="Loading the pretrained model...")
+def shipped_workbench_all(name: str) -> Workbench:
+    """A shipped model explored on all of its dataset's images (Fashion-MNIST: 70,000)."""
+    bench = shipped_workbench(name)
+    return Workbench(bench.model, all_images(shipped_cards()[name]["dataset"]), bench.class_names)
 
 
 def session_models() -> dict[str, SessionModel]:

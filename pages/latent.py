@@ -4,10 +4,13 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.selection import class_counts, selected_indices
-from pages.common import active_key, active_workbench, image_row
+from explorer.datasets import dataset_info
+from pages.common import active_card, active_key, active_workbench, image_row, shipped_workbench_all
 
 st.title("Latent space")
 bench = active_workbench()
+kind, name = active_key().split(":", 1)
+whole_dataset_available = kind == "shipped" and (dataset_info(active_card()["dataset"]).locate() or "").startswith("train")
 scores_available = bench.is_autoencoder
 
 with st.sidebar:
@@ -20,7 +23,11 @@ with st.sidebar:
     if method == "umap":
         params["n_neighbors"] = st.slider("n_neighbors", 2, 100, 15)
         params["min_dist"] = st.slider("min_dist", 0.0, 1.0, 0.1, 0.05)
-    count = st.select_slider("Points", [1000, 2000, 5000, 10000], 2000 if method == "pca" else 1000)
+    if whole_dataset_available and st.toggle("All images (train + test)", help="Fashion-MNIST: 70,000 images. "
+                                             "The first 10,000 are the test split, as without this switch."):
+        bench = shipped_workbench_all(name)
+    sizes = sorted({1000, 2000, 5000, 10000, len(bench.pool)} - {n for n in (5000, 10000) if n > len(bench.pool)})
+    count = st.select_slider("Points", sizes, 2000 if method == "pca" else 1000)
     count = min(count, len(bench.pool))
     random_state = st.number_input("Random state", 0, 10_000, 0)
 

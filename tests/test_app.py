@@ -136,3 +136,13 @@ def test_bad_upload_keeps_the_previous_model(checkpoint_files, breakage, message
     assert not app.exception
     assert any(message in e.value and "active model is unchanged" in e.value for e in app.error), [e.value for e in app.error]
     assert app.session_state["active_model"] == before
+
+
+def test_latent_page_offers_all_70000_fashion_images():
+    app = open_page("pages/latent.py")
+    by_label(app.sidebar.toggle, "All images").set_value(True).run()
+    points = by_label(app.sidebar.select_slider, "Points")
+    assert max(points.options, key=int) == "70000"
+    points.set_value(70000).run()
+    assert_clean(app)
+    assert 0 < float(metric_value(app, "Trustworthiness")) <= 1
