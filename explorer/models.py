@@ -25,6 +25,11 @@ class Recipe:
     batch_size: int
     learning_rate: float = 1e-3
     patience: int | None = None
+    schedule: str = "constant"
+
+
+# S1 trains with Keras and names no batch size, so Keras's default applies.
+KERAS_DEFAULT_BATCH = 32
 
 
 @dataclass(frozen=True)
@@ -124,7 +129,7 @@ class CnnAutoencoder576(Autoencoder):
 
 
 @register("s1-dense-128", "S1", "Fashion-MNIST baseline: conv 32 + pool, dense 128-d latent, BCE, early stopping",
-          Recipe(loss="bce", epochs=50, batch_size=128, patience=5))
+          Recipe(loss="bce", epochs=50, batch_size=KERAS_DEFAULT_BATCH, patience=5))
 class DenseLatentAutoencoder(Autoencoder):
     def __init__(self, channels: int = 1, size: int = 28, latent_dim: int = 128):
         super().__init__()
@@ -144,7 +149,7 @@ class DenseLatentAutoencoder(Autoencoder):
 
 
 @register("s1-modified-256", "S1", "Fashion-MNIST 'modified': more conv layers, batch norm, dropout, 256-d latent, BCE",
-          Recipe(loss="bce", epochs=50, batch_size=128, patience=5))
+          Recipe(loss="bce", epochs=50, batch_size=KERAS_DEFAULT_BATCH, patience=5))
 class ModifiedDenseAutoencoder(Autoencoder):
     def __init__(self, channels: int = 1, size: int = 28, latent_dim: int = 256, dropout: float = 0.2):
         super().__init__()
@@ -246,7 +251,7 @@ class _ResidualBlock(nn.Module):
 
 
 @register("resconv-128", None, "Our own: residual conv AE, 128-d dense latent, trained on MSE + (1 - SSIM)",
-          Recipe(loss="mse+ssim", epochs=12, batch_size=128, learning_rate=2e-3))
+          Recipe(loss="mse+ssim", epochs=18, batch_size=128, learning_rate=3e-3, schedule="one-cycle"))
 class ResidualAutoencoder(Autoencoder):
     """Stronger than every seed at <= 128-d: residual blocks keep detail, the loss optimises SSIM itself.
 

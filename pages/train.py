@@ -8,7 +8,7 @@ from explorer.corruption import GaussianNoise, RandomErasing
 from explorer.datasets import list_datasets, load_dataset
 from explorer.evaluation import evaluate_reconstruction, evaluate_retrieval
 from explorer.models import create_model, list_models, model_info
-from explorer.training import TrainConfig, train
+from explorer.training import SCHEDULES, TrainConfig, train
 from pages.common import USER_ERRORS, SessionModel, add_session_model, image_row, session_models, upload_checkpoint_form
 
 st.title("Train a model")
@@ -30,6 +30,8 @@ with right:
     batch_size = st.number_input("Batch size" + (" (classes per batch)" if recipe.loss == "anchor-positive" else ""),
                                  1, 1024, recipe.batch_size, disabled=recipe.loss == "anchor-positive")
     learning_rate = st.number_input("Learning rate", 1e-5, 1.0, recipe.learning_rate, format="%.5f")
+    schedule = st.radio("Learning-rate schedule", SCHEDULES, SCHEDULES.index(recipe.schedule), horizontal=True,
+                        help="one-cycle warms up to the learning rate, then anneals it to nearly zero by the last epoch")
     noise = st.radio("Denoising corruption (inputs only)", ["None", "Gaussian", "Random erasing"], horizontal=True)
     noise_level = st.slider("Sigma or erasing probability", 0.0, 1.0, 0.1 if noise == "Gaussian" else 0.5, 0.01,
                             disabled=noise == "None")
@@ -73,7 +75,7 @@ if start:
         torch.manual_seed(seed)
         model = create_model(model_id, channels=channels, size=size)
         config = TrainConfig.from_recipe(model_info(model_id), epochs=int(epochs), batch_size=int(batch_size),
-                                         learning_rate=float(learning_rate), corruption=corruption, seed=int(seed),
+                                         learning_rate=float(learning_rate), schedule=schedule, corruption=corruption, seed=int(seed),
                                          steps_per_epoch=200)
         config.validate()
     except USER_ERRORS as error:
@@ -116,8 +118,8 @@ if start:
     card = make_card(model, name=name, seed_system=info.seed, dataset=dataset, description=info.description,
                      class_names=list(splits.class_names), corruption=corruption.describe() if corruption else None,
                      split={"subset": subset, "train": len(splits.train), "val": len(splits.val), "test": len(splits.test)},
-                     training={"loss": config.loss, "learning_rate": config.learning_rate, "batch_size": config.batch_size,
-                               "epochs_run": result.epochs_run, "best_epoch": result.best_epoch, "seed": config.seed,
+                     training={"loss": config.loss, "learning_rate": config.learning_rate, "schedule": config.schedule,
+                               "batch_size": config.batch_size, "epochs_run": result.epochs_run, "best_epoch": result.best_epoch, "seed": config.seed,
                                "stop_reason": result.stop_reason, "seconds": round(result.seconds, 1)},
                      history=[vars(h) for h in result.history], metrics=metrics)
     add_session_model(name, SessionModel(Checkpoint(model.cpu().eval(), card), splits.test, splits.class_names))

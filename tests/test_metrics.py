@@ -3,7 +3,7 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from explorer.metrics import knn_accuracy, psnr, retrieval, ssim, trustworthiness
+from explorer.metrics import SSIM_CHUNK, knn_accuracy, psnr, retrieval, ssim, trustworthiness
 
 
 def _pairs(count=300, seed=0):
@@ -27,6 +27,15 @@ def test_ssim_of_colour_images_averages_channels_like_scikit_image():
     ours = ssim(torch.from_numpy(first), torch.from_numpy(second)).numpy()
     reference = [structural_similarity(a, b, data_range=1.0, channel_axis=0) for a, b in zip(first, second)]
     assert np.allclose(ours, reference, atol=1e-6)
+
+
+def test_ssim_of_non_square_images_across_chunks_equals_scikit_image():
+    rng = np.random.default_rng(2)
+    first = rng.random((SSIM_CHUNK + 3, 1, 20, 33))
+    second = np.clip(first + rng.normal(scale=0.2, size=first.shape), 0, 1)
+    ours = ssim(torch.from_numpy(first), torch.from_numpy(second)).numpy()
+    reference = [structural_similarity(a[0], b[0], data_range=1.0) for a, b in zip(first, second)]
+    assert ours.shape == (SSIM_CHUNK + 3,) and np.max(np.abs(ours - reference)) < 1e-6
 
 
 def test_ssim_refuses_mismatched_shapes():

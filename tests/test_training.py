@@ -29,6 +29,22 @@ def test_training_lowers_validation_loss_and_reports(digits):
     assert not model.training
 
 
+def test_one_cycle_warms_up_then_anneals_to_nearly_zero(digits):
+    steps = []
+    train(create_model("s4-conv-392"), digits, _config(epochs=4, schedule="one-cycle", learning_rate=0.01),
+          on_step=steps.append)
+    rates = [step.learning_rate for step in steps]
+    peak = int(np.argmax(rates))
+    assert rates[0] < 0.001 and rates[peak] == pytest.approx(0.01) and 0.1 < peak / len(rates) < 0.2
+    assert rates[-1] < 1e-5 and all(a >= b for a, b in zip(rates[peak:], rates[peak + 1:]))
+
+
+def test_constant_schedule_keeps_the_rate(digits):
+    steps = []
+    train(create_model("s4-conv-392"), digits, _config(learning_rate=0.003), on_step=steps.append)
+    assert {step.learning_rate for step in steps} == {0.003}
+
+
 def test_same_seed_same_run(digits):
     losses = []
     for _ in range(2):
@@ -73,5 +89,7 @@ def test_bad_settings_are_refused(digits):
         train(create_model("s4-conv-392"), digits, _config(epochs=0))
     with pytest.raises(ValueError, match="optimizer must be"):
         train(create_model("s4-conv-392"), digits, _config(optimizer="sgd"))
+    with pytest.raises(ValueError, match="schedule must be one of constant, one-cycle"):
+        train(create_model("s4-conv-392"), digits, _config(schedule="cosine"))
     with pytest.raises(ValueError, match="needs the training split"):
         train(create_model("s4-conv-392"), load_dataset("fashion-mnist", need_train=False), _config())
