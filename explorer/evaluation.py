@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from torch import nn
 
 from .corruption import Corruption, corrupt, parse_corruption
@@ -15,17 +16,20 @@ CARD_SUBSET = 500
 EVALUATION_SEED = 0
 
 
-def corrupted_inputs(images: ImageSet, corruption: Corruption | None, seed: int = EVALUATION_SEED):
-    """Clean targets and (optionally) corrupted inputs, identical for every model given the seed."""
-    clean = images.as_tensor()
-    return clean, corrupt(clean.clone(), corruption, seed)
+def reconstruct_and_score(model: nn.Module, clean: torch.Tensor, corruption: Corruption | None = None,
+                          seed: int = EVALUATION_SEED) -> tuple[torch.Tensor, torch.Tensor, dict[str, np.ndarray]]:
+    """Corrupted inputs (identical for every model given the seed), reconstructions, and per-image
+    MSE, PSNR and SSIM of the reconstructions against the clean images."""
+    inputs = corrupt(clean, corruption, seed)
+    outputs = reconstruct_all(model, inputs)
+    return inputs, outputs, reconstruction_scores(clean, outputs)
 
 
 def evaluate_reconstruction(model: nn.Module, images: ImageSet, corruption: Corruption | None = None,
                             seed: int = EVALUATION_SEED) -> dict[str, float]:
     """Mean MSE, PSNR and SSIM of reconstructions of (corrupted) test images against the clean ones."""
-    clean, inputs = corrupted_inputs(images, corruption, seed)
-    return {**summarise(reconstruction_scores(clean, reconstruct_all(model, inputs))), "images": len(images)}
+    scores = reconstruct_and_score(model, images.as_tensor(), corruption, seed)[2]
+    return {**summarise(scores), "images": len(images)}
 
 
 def evaluate_retrieval(model: nn.Module, images: ImageSet, class_count: int) -> tuple[float, np.ndarray]:

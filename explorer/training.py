@@ -337,6 +337,17 @@ def encode_all(model: nn.Module, images: torch.Tensor, device: torch.device | No
 
 
 @torch.no_grad()
+def decode_all(model: nn.Module, latents: np.ndarray, device: torch.device | None = None,
+               batch_size: int = 1000) -> torch.Tensor:
+    """Images decoded from flat latents, in batches; decoding known latents skips the encoder pass."""
+    device = device or next(model.parameters()).device
+    model.eval()
+    latents = torch.as_tensor(np.atleast_2d(latents), dtype=torch.float32)
+    return torch.cat([model.decode(latents[s:s + batch_size].to(device)).float().cpu().contiguous()
+                      for s in range(0, len(latents), batch_size)])
+
+
+@torch.no_grad()
 def reconstruct_all(model: nn.Module, images: torch.Tensor, device: torch.device | None = None,
                     batch_size: int = 1000) -> torch.Tensor:
     device = device or next(model.parameters()).device

@@ -11,6 +11,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -19,10 +20,11 @@ from torch import nn
 from .checkpoint import Checkpoint, list_checkpoints, load_checkpoint, read_card
 from .corruption import Corruption, GaussianNoise, RandomErasing, corrupt
 from .datasets import ImageSet
-from .metrics import knn_accuracy, nearest_neighbours, reconstruction_scores, summarise, trustworthiness
+from .evaluation import reconstruct_and_score
+from .metrics import knn_accuracy, nearest_neighbours, ssim, summarise, trustworthiness
 from .models import model_info
 from .projection import Projector
-from .training import encode_all, reconstruct_all
+from .training import decode_all, encode_all, reconstruct_all
 
 SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints"
 MAX_CACHED_MAPS = 12
@@ -42,6 +44,7 @@ class MapResult:
     coordinates: np.ndarray
     projector: Projector
     seconds: float
+    quality: dict[str, float] | None = None
 
 
 @dataclass
@@ -64,8 +67,7 @@ class Workbench:
             return self._memo[key]
 
     def images(self, count: int | None = None) -> torch.Tensor:
-        count = self._count(count)
-        return self._memoised(("images", count), lambda: self.pool.take(np.arange(count)).as_tensor())
+        return self.pool.take(np.arange(self._count(count))).as_tensor()
 
     def labels(self, count: int | None = None) -> np.ndarray:
         return self.pool.labels[:self._count(count)]
@@ -73,32 +75,55 @@ class Workbench:
     def _count(self, count: int | None) -> int:
         return len(self.pool) if count is None else min(count, len(self.pool))
 
+    def _grown(self, name: str, count: int, compute: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """The first ``count`` values of a per-image quantity, computing only those not known yet.
+
+        A 2,000-point map followed by a 10,000-point one encodes each image once.
+        """
+        with self._lock:
+            known = self._memo.get(name)
+            start = 0 if known is None else len(known)
+            if start < count:
+                fresh = compute(np.arange(start, count))
+                known = fresh if known is None else np.concatenate([known, fresh])
+                self._memo[name] = known
+            return known[:count]
+
     def latents(self, count: int | None = None) -> np.ndarray:
-        count = self._count(count)
-        full = self._memo.get(("latents", len(self.pool)))
-        if full is not None:
-            return full[:count]
-        return self._memoised(("latents", count), lambda: encode_all(self.model, self.images(count)))
+        return self._grown("latents", self._count(count),
+                           lambda indices: encode_all(self.model, self.pool.take(indices).as_tensor()))
 
     def ssim_scores(self, count: int | None = None) -> np.ndarray:
         """Clean-reconstruction SSIM of every pool image (NaN for a model without a decoder)."""
         count = self._count(count)
         if not self.is_autoencoder:
             return np.full(count, np.nan)
-        return self._memoised(("ssim", count), lambda: reconstruction_scores(
-            self.images(count), reconstruct_all(self.model, self.images(count)))["ssim"])
+        return self._grown("ssim", count, lambda indices: ssim(
+            self.pool.take(indices).as_tensor(), self.decode(self.latents(indices[-1] + 1)[indices])).numpy())
 
     def reconstruct(self, indices: np.ndarray, corruption: Corruption | None = None,
                     seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, dict[str, np.ndarray]]:
         """Corrupted inputs, reconstructions and per-image scores for chosen pool images."""
-        clean = self.pool.take(np.asarray(indices)).as_tensor()
-        inputs = corrupt(clean.clone(), corruption, seed)
-        outputs = reconstruct_all(self.model, inputs)
-        return inputs, outputs, reconstruction_scores(clean, outputs)
+        return reconstruct_and_score(self.model, self.pool.take(np.asarray(indices)).as_tensor(), corruption, seed)
+
+    def scores(self, count: int, corruption: Corruption | None = None, seed: int = 0) -> dict[str, np.ndarray]:
+        """Per-image MSE, PSNR and SSIM of the first ``count`` pool images under a corruption."""
+        count = self._count(count)
+        return self._memoised(("scores", count, corruption, seed),
+                              lambda: self.reconstruct(np.arange(count), corruption, seed)[2])
 
     def quality(self, count: int, corruption: Corruption | None = None, seed: int = 0) -> dict[str, float]:
-        key = ("quality", count, corruption, seed)
-        return self._memoised(key, lambda: summarise(self.reconstruct(np.arange(self._count(count)), corruption, seed)[2]))
+        return summarise(self.scores(count, corruption, seed))
+
+    def reconstruct_scored(self, count: int, indices: np.ndarray, corruption: Corruption | None = None,
+                           seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs and reconstructions of some of the images ``scores(count, ...)`` measured.
+
+        The first ``count`` images are corrupted together, exactly as for the scores, so a picture
+        shown beside its score is the one that earned it.
+        """
+        inputs = corrupt(self.images(count), corruption, seed)[np.array(indices)]
+        return inputs, reconstruct_all(self.model, inputs)
 
     def project(self, method: str, params: dict, count: int, random_state: int = 0) -> MapResult:
         key = (method, tuple(sorted(params.items())), self._count(count), random_state)
@@ -116,31 +141,32 @@ class Workbench:
                 self._maps.popitem(last=False)
         return result
 
-    def map_quality(self, coordinates: np.ndarray) -> dict[str, float]:
-        """kNN accuracy in latent space and on the map, and the map's trustworthiness."""
-        count = len(coordinates)
-        sample = np.arange(min(count, 3000))
-        latents, labels = self.latents(count), self.labels(count)
-        return self._memoised(("map-quality", count, coordinates[:5].tobytes()), lambda: {
-            "knn_latent": knn_accuracy(latents, labels),
-            "knn_map": knn_accuracy(coordinates, labels),
-            "trustworthiness": trustworthiness(latents[sample], coordinates[sample]),
-        })
+    def map_quality(self, result: MapResult) -> dict[str, float]:
+        """kNN accuracy in latent space and on the map, and the map's trustworthiness (kept with the map)."""
+        with self._lock:
+            if result.quality is None:
+                count = len(result.coordinates)
+                sample = np.arange(min(count, 3000))
+                latents, labels = self.latents(count), self.labels(count)
+                result.quality = {
+                    "knn_latent": knn_accuracy(latents, labels),
+                    "knn_map": knn_accuracy(result.coordinates, labels),
+                    "trustworthiness": trustworthiness(latents[sample], result.coordinates[sample]),
+                }
+            return result.quality
 
     def neighbours(self, index: int, k: int, count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         latents = self.latents(count)
         metric = "euclidean" if self.is_autoencoder else "cosine"
         return nearest_neighbours(latents, latents[index], k, metric=metric, exclude=index)
 
-    @torch.no_grad()
     def decode(self, latents: np.ndarray) -> torch.Tensor:
         if not self.is_autoencoder:
             raise ValueError("this model has no decoder: only autoencoders can decode a location")
-        device = next(self.model.parameters()).device
-        return self.model.decode(torch.as_tensor(np.atleast_2d(latents), dtype=torch.float32, device=device)).cpu()
+        return decode_all(self.model, latents)
 
     def interpolate(self, first: int, second: int, steps: int) -> torch.Tensor:
-        latents = self.latents()
+        latents = self.latents(max(first, second) + 1)
         weights = np.linspace(0.0, 1.0, steps)[:, None]
         return self.decode((1 - weights) * latents[first] + weights * latents[second])
 

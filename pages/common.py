@@ -198,6 +198,12 @@ def upload_checkpoint_form(where: str) -> None:
     st.rerun()
 
 
+def linked_choice(name: str, options: list, default):
+    """The option a link names (``?points=10000``), so a teacher can share a prepared view; else ``default``."""
+    wanted = st.query_params.get(name)
+    return next((option for option in options if str(option) == wanted), default)
+
+
 def image_row(images, captions=None, width: int = 84) -> None:
     """A row of small images; Streamlit lays out a list of images side by side."""
     st.image(to_display(images), caption=captions, width=width, clamp=True)

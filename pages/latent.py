@@ -5,7 +5,7 @@ import streamlit as st
 
 from explorer.selection import class_counts, selected_indices
 from explorer.datasets import dataset_info
-from pages.common import active_card, active_key, active_workbench, image_row, shipped_workbench_all
+from pages.common import active_card, active_key, active_workbench, image_row, linked_choice, shipped_workbench_all
 
 st.title("Latent space")
 bench = active_workbench()
@@ -15,8 +15,9 @@ scores_available = bench.is_autoencoder
 
 with st.sidebar:
     st.subheader("Map")
-    method = st.radio("Projection", ["pca", "tsne", "umap"], format_func={"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}.get,
-                      horizontal=True, key="map_method")
+    methods = ["pca", "tsne", "umap"]
+    method = st.radio("Projection", methods, methods.index(linked_choice("method", methods, "pca")),
+                      format_func={"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}.get, horizontal=True, key="map_method")
     params = {}
     if method == "tsne":
         params["perplexity"] = st.slider("Perplexity", 5, 100, 30)
@@ -27,7 +28,7 @@ with st.sidebar:
                                              "The first 10,000 are the test split, as without this switch."):
         bench = shipped_workbench_all(name)
     sizes = sorted({1000, 2000, 5000, 10000, len(bench.pool)} - {n for n in (5000, 10000) if n > len(bench.pool)})
-    count = st.select_slider("Points", sizes, 2000 if method == "pca" else 1000)
+    count = st.select_slider("Points", sizes, linked_choice("points", sizes, 2000 if method == "pca" else 1000))
     count = min(count, len(bench.pool))
     random_state = st.number_input("Random state", 0, 10_000, 0)
 
@@ -55,7 +56,7 @@ coordinates = result.coordinates
 event = st.plotly_chart(draw_map(coordinates), on_select="rerun", selection_mode=("points", "box", "lasso"),
                         key=f"map-{active_key()}-{method}", width="stretch")
 
-quality = bench.map_quality(coordinates)
+quality = bench.map_quality(result)
 columns = st.columns(4)
 columns[0].metric("kNN accuracy, latent space", f"{quality['knn_latent']:.1%}", help="5-NN, 5-fold cross-validated")
 columns[1].metric("kNN accuracy, 2-D map", f"{quality['knn_map']:.1%}")

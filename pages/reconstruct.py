@@ -44,13 +44,15 @@ with view:
     image_row(outputs, [f"SSIM {s:.3f}" for s in scores["ssim"]])
 
     if st.toggle("Show the worst and best reconstructions"):
-        all_scores = bench.reconstruct(np.arange(min(subset, len(pool_labels))), corruption, seed)[2]["ssim"]
-        order = np.argsort(all_scores)
+        subset_ssim = bench.scores(subset, corruption, seed)["ssim"]
+        order = np.argsort(subset_ssim)
         for title, picked in (("Worst", order[:8]), ("Best", order[-8:][::-1])):
-            st.caption(f"{title} 8 of {len(all_scores):,} (original over reconstruction)")
-            _, best_outputs, _ = bench.reconstruct(picked, corruption, seed)
+            st.caption(f"{title} 8 of {len(subset_ssim):,} (original, input, reconstruction)")
+            picked_inputs, picked_outputs = bench.reconstruct_scored(subset, picked, corruption, seed)
             image_row(bench.pool.take(picked).as_tensor())
-            image_row(best_outputs, [f"{all_scores[i]:.3f}" for i in picked])
+            if corruption is not None:
+                image_row(picked_inputs)
+            image_row(picked_outputs, [f"{subset_ssim[i]:.3f}" for i in picked])
 
 st.subheader("Noise sweep")
 st.caption("Mean SSIM against the corruption level: a denoising model (S3) degrades more slowly than a clean-trained one.")

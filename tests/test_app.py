@@ -74,6 +74,24 @@ def test_latent_page_switches_projection_and_shows_map_numbers():
     assert 0 < float(metric_value(app, "Trustworthiness")) <= 1
 
 
+def test_worst_and_best_reconstructions_show_their_scores():
+    app = open_page("pages/reconstruct.py")
+    by_label(app.radio, "Corruption").set_value("Gaussian noise").run()
+    by_label(app.toggle, "Show the worst and best").set_value(True).run()
+    assert_clean(app)
+    assert [c.value for c in app.caption if c.value.startswith(("Worst", "Best"))] == [
+        "Worst 8 of 1,000 (original, input, reconstruction)", "Best 8 of 1,000 (original, input, reconstruction)"]
+
+
+def test_a_link_opens_a_prepared_map():
+    app = AppTest.from_file(APP, default_timeout=240)
+    app.run()
+    app.query_params.update(points="5000", method="tsne")
+    app.switch_page("pages/latent.py").run()
+    assert_clean(app)
+    assert app.sidebar.radio[0].value == "tsne" and by_label(app.sidebar.select_slider, "Points").value == 5000
+
+
 def _train_tiny(app: AppTest) -> AppTest:
     by_label(app.selectbox, "Model").set_value("s4-conv-392")
     by_label(app.selectbox, "Dataset").set_value("digits").run()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import CHROMIUM, ROOT, chromium_page, running_app, wait_until_idle
+from bench.browser import CHROMIUM, ROOT, chromium_page, running_app, wait_until_idle
 
 ARTIFACTS = ROOT / "test-artifacts"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (.ci/run installs it)")

@@ -1,4 +1,4 @@
-"""Start the real app on a free local port and drive Debian's Chromium through Playwright."""
+"""Start the real app on a free local port and drive Debian's Chromium through Playwright (benchmarks and browser tests)."""
 from __future__ import annotations
 
 import contextlib
