@@ -4,7 +4,6 @@ import streamlit as st
 from pages.common import render_sidebar, start_background_warm_up
 
 st.set_page_config(page_title="Latent-space explorer", page_icon=":material/scatter_plot:", layout="wide")
-start_background_warm_up()
 
 navigation = st.navigation([
     st.Page("pages/home.py", title="Start here", icon=":material/home:", default=True),
@@ -16,3 +15,4 @@ navigation = st.navigation([
 ])
 render_sidebar()
 navigation.run()
+start_background_warm_up()  # after the first page is drawn: numba compiling alongside it delayed the first map

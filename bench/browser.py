@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -78,3 +79,30 @@ def wait_until_idle(page, timeout_ms: int = 120_000) -> None:
             return
         page.wait_for_timeout(100)
     raise TimeoutError("the app kept running past the timeout")
+
+
+MAP = "[data-testid='stPlotlyChart'] .nsewdrag"
+SELECTION_HEADING = re.compile(r"(\d+) images selected")
+
+
+def lasso(page, points: list[tuple[float, float]]) -> None:
+    """Draw a closed lasso through ``points`` given as fractions of the map's plotting area."""
+    box = page.locator(MAP).first.bounding_box()
+    coordinates = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+    page.mouse.move(*coordinates[0])
+    page.mouse.down()
+    for x, y in coordinates[1:] + coordinates[:1]:
+        page.mouse.move(x, y, steps=6)
+    page.mouse.up()
+
+
+def wait_for_gallery(page, timeout_ms: int = 120_000) -> int:
+    """Wait until the selection heading and its gallery of originals and reconstructions are drawn."""
+    heading = page.get_by_text(SELECTION_HEADING)
+    heading.wait_for(timeout=timeout_ms)
+    count = int(SELECTION_HEADING.match(heading.inner_text()).group(1))
+    gallery = page.locator("[data-testid='stMain'] [data-testid='stImage'] img")
+    deadline = time.monotonic() + timeout_ms / 1000
+    while gallery.count() < 2 * min(count, 40) and time.monotonic() < deadline:
+        page.wait_for_timeout(20)
+    return count

@@ -83,6 +83,11 @@ class Splits:
         return Splits(self.name, self.class_names, self.train.subset(count, seed), self.val.subset(small, seed),
                       self.test.subset(small, seed), self.source)
 
+    def everything(self) -> ImageSet:
+        """Every image: test split first (so indices below its size match test-only maps), then train and val."""
+        parts = (self.test, self.train, self.val)
+        return ImageSet(np.concatenate([p.images for p in parts]), np.concatenate([p.labels for p in parts]))
+
 
 @dataclass(frozen=True)
 class DatasetInfo:

@@ -75,10 +75,7 @@ def shipped_workbench(name: str) -> Workbench:
 
 @st.cache_resource(show_spinner="Loading every image of the dataset...")
 def all_images(dataset: str) -> ImageSet:
-    """Test split first (so indices below 10,000 match the test-only maps), then train and validation."""
-    splits = load_dataset(dataset)
-    parts = (splits.test, splits.train, splits.val)
-    return ImageSet(np.concatenate([p.images for p in parts]), np.concatenate([p.labels for p in parts]))
+    return load_dataset(dataset).everything()
 
 
 @st.cache_resource(show_spinner="Loading the pretrained model...")
