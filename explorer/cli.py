@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import CheckpointError, load_checkpoint, make_card, save_checkpoint
+from .checkpoint import CheckpointError, list_checkpoints, load_checkpoint, make_card, read_card, save_checkpoint
 from .corruption import parse_corruption
 from .datasets import DatasetFormatError, DatasetUnavailable, dataset_info, list_datasets, load_dataset
-from .evaluation import card_metrics, evaluate_reconstruction, evaluate_retrieval
+from .evaluation import CARD_CONDITIONS, card_metrics, evaluate_reconstruction, evaluate_retrieval
 from .models import ModelConfigError, create_model, latent_size, list_models, model_info, pick_device
 from .projection import METHODS, Projector
 from .training import SCHEDULES, EpochReport, StepReport, TrainConfig, encode_all, train
@@ -50,6 +50,30 @@ def _datasets(args) -> None:
     for row in rows:
         where = row["source"] or "not found here (see README: Data)"
         print(f"{row['name']:<14} {'yes' if row['available'] else 'no ':<4} {where}")
+
+
+def _checkpoints(args) -> None:
+    cards = {stem.name: read_card(stem) for stem in list_checkpoints(Path(args.folder))}
+    if args.json:
+        print(json.dumps({name: {key: card[key] for key in ("model", "dataset", "training", "metrics", "command")}
+                          for name, card in cards.items()}, indent=2))
+        return
+    print("| checkpoint | seed | latent | epochs | train min | test SSIM clean | sigma 0.1 | sigma 0.5 | erased |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, card in cards.items():
+        print(_checkpoint_row(name, card))
+
+
+def _checkpoint_row(name: str, card: dict) -> str:
+    training, metrics = card["training"], card["metrics"]
+    cells = [f"`{name}` ({card['dataset']})", card["seed_system"] or "ours", str(int(np.prod(card["latent_shape"]))),
+             str(training["epochs_run"]), f"{training['seconds'] / 60:.1f}"]
+    if "retrieval_accuracy" in metrics:
+        accuracy = ", ".join(f"{k} cl. {v:.1%}" for k, v in metrics["retrieval_accuracy"].items())
+        cells += [f"retrieval {accuracy}", "", "", ""]
+    else:
+        cells += [f"{metrics['test'][condition]['ssim']:.3f}" for condition in CARD_CONDITIONS]
+    return "| " + " | ".join(cells) + " |"
 
 
 def _progress_printer(quiet: bool):
@@ -165,6 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
     datasets = commands.add_parser("datasets", help="list the datasets and where they are found")
     datasets.add_argument("--json", action="store_true")
     datasets.set_defaults(run=_datasets)
+
+    shipped = commands.add_parser("checkpoints", help="list checkpoints with their measured quality (Markdown table)")
+    shipped.add_argument("--folder", default=str(Path(__file__).resolve().parent.parent / "checkpoints"))
+    shipped.add_argument("--json", action="store_true")
+    shipped.set_defaults(run=_checkpoints)
 
     training = commands.add_parser("train", help="train a model and write its checkpoint and card")
     training.add_argument("--model", required=True, choices=[m.model_id for m in list_models()])

@@ -1,4 +1,8 @@
 """Every shipped checkpoint: card matches weights, and the card's figures are re-measured here."""
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from explorer.checkpoint import list_checkpoints, load_checkpoint
@@ -8,6 +12,7 @@ from explorer.models import list_models
 from explorer.workbench import SHIPPED
 
 CHECKPOINTS = list_checkpoints(SHIPPED)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_a_checkpoint_for_every_model_and_under_40_mb():
@@ -33,3 +38,15 @@ def test_card_figures_are_reproduced(path):
     assert measured["ssim"] == pytest.approx(claimed["ssim"], abs=1e-4)
     assert measured["mse"] == pytest.approx(claimed["mse"], rel=1e-3)
     assert metrics["test"]["clean"]["images"] == len(load_dataset(card["dataset"], need_train=False).test)
+
+
+def test_readme_table_is_what_the_cards_say():
+    listing = subprocess.run([sys.executable, "-m", "explorer", "checkpoints"], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout
+    readme = (ROOT / "README.md").read_text()
+
+    def rows(text: str) -> list[list[str]]:
+        return [[cell.strip() for cell in line.strip("|").split("|")] for line in text.splitlines()
+                if line.startswith("| `")]
+
+    assert len(rows(listing)) == len(CHECKPOINTS) and rows(readme) == rows(listing)
