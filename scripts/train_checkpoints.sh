@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduce every shipped checkpoint in checkpoints/ with the project's own train command.
-# Needs the full Fashion-MNIST (Debian: apt-get install dataset-fashion-mnist). About 70 minutes on 2 CPU cores.
+# Needs the full Fashion-MNIST (Debian: apt-get install dataset-fashion-mnist). About 2 hours on 2 CPU cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -17,6 +17,6 @@ train --model s0-cnn-ae --dataset digits --epochs 80 --name "S0 CNN-AE 576-d (di
 for classes in 4 7 10; do
   train --model s2-embedding --dataset fashion-mnist --epochs 15 --classes "$classes" --name "S2 embedding, $classes classes" --out "checkpoints/s2-embedding-fashion-$classes"
 done
-train --model resconv-128 --dataset fashion-mnist --epochs 12 --name "ResConv 128-d (ours)" --out checkpoints/resconv-128-fashion
-train --model s1-dense-128 --dataset fashion-mnist --epochs 15 --name "S1 baseline 128-d" --out checkpoints/s1-dense-128-fashion
-train --model s1-modified-256 --dataset fashion-mnist --epochs 10 --name "S1 modified 256-d" --out checkpoints/s1-modified-256-fashion
+train --model resconv-128 --dataset fashion-mnist --name "ResConv 128-d (ours)" --out checkpoints/resconv-128-fashion
+train --model s1-dense-128 --dataset fashion-mnist --epochs 30 --batch-size 32 --name "S1 baseline 128-d" --out checkpoints/s1-dense-128-fashion
+train --model s1-modified-256 --dataset fashion-mnist --epochs 25 --name "S1 modified 256-d" --out checkpoints/s1-modified-256-fashion
