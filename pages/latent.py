@@ -53,37 +53,43 @@ def draw_map(coordinates: np.ndarray, height: int = 560, title: str | None = Non
 with st.spinner(f"Computing the {method.upper()} map of {count:,} latents..."):
     result = bench.project(method, params, count, random_state)
 coordinates = result.coordinates
-event = st.plotly_chart(draw_map(coordinates), on_select="rerun", selection_mode=("points", "box", "lasso"),
-                        key=f"map-{active_key()}-{method}", width="stretch")
-
 quality = bench.map_quality(result)
 columns = st.columns(4)
 columns[0].metric("kNN accuracy, latent space", f"{quality['knn_latent']:.1%}", help="5-NN, 5-fold cross-validated")
 columns[1].metric("kNN accuracy, 2-D map", f"{quality['knn_map']:.1%}")
 columns[2].metric("Trustworthiness", f"{quality['trustworthiness']:.3f}", help="5 neighbours, up to 3,000 points")
 columns[3].metric("Map computed in", f"{result.seconds:.1f} s")
-export = pd.DataFrame({"x": coordinates[:, 0], "y": coordinates[:, 1], "label": bench.labels(count),
-                       "class": [bench.class_names[c] for c in bench.labels(count)], "index": np.arange(count)})
-st.download_button("Download coordinates (CSV)", export.to_csv(index=False).encode(), f"{method}-map.csv", "text/csv")
 
-selected = selected_indices(event)
-st.subheader("Selection")
-if not len(selected):
-    st.caption("Draw a lasso or a box on the map (or click a point) to see the images behind it.")
-else:
+
+@st.fragment
+def map_with_selection() -> None:
+    """The map and the images selected on it: a lasso reruns only this, not the rest of the page."""
+    event = st.plotly_chart(draw_map(coordinates), on_select="rerun", selection_mode=("points", "box", "lasso"),
+                            key=f"map-{active_key()}-{method}", width="stretch")
+    selected = selected_indices(event)
+    st.subheader("Selection")
+    if not len(selected):
+        st.caption("Draw a lasso or a box on the map (or click a point) to see the images behind it.")
+        return
     shown = selected[:40]
     counts = class_counts(bench.labels()[selected], bench.class_names)
     st.write(f"**{len(selected)} images selected** - " + ", ".join(f"{name}: {n}" for name, n in counts.items()))
-    st.caption(f"Originals{' and reconstructions' if scores_available else ''} of the first {len(shown)}")
+    st.caption(f"Originals{' and reconstructions' if scores_available else ''} of the first {len(shown)} "
+               "(captions are image indices, for the neighbour and interpolation boxes below)")
     image_row(bench.pool.take(shown).as_tensor(), [str(i) for i in shown], width=56)
     if scores_available:
         image_row(bench.reconstruct(shown)[1], width=56)
 
+
+map_with_selection()
+export = pd.DataFrame({"x": coordinates[:, 0], "y": coordinates[:, 1], "label": bench.labels(count),
+                       "class": [bench.class_names[c] for c in bench.labels(count)], "index": np.arange(count)})
+st.download_button("Download coordinates (CSV)", export.to_csv(index=False).encode(), f"{method}-map.csv", "text/csv")
+
 left, right = st.columns(2)
 with left:
     st.subheader("Nearest neighbours")
-    default = int(selected[0]) if len(selected) else 0
-    query = st.number_input("Image index", 0, count - 1, min(default, count - 1))
+    query = st.number_input("Image index", 0, count - 1, 0)
     k = st.slider("Neighbours", 4, 16, 8)
     neighbours, distances = bench.neighbours(int(query), k, count)
     image_row(bench.pool.take(np.array([query])).as_tensor(), ["query"], width=72)
