@@ -78,7 +78,7 @@ def map_with_selection() -> None:
                "(captions are image indices, for the neighbour and interpolation boxes below)")
     image_row(bench.pool.take(shown).as_tensor(), [str(i) for i in shown], width=56)
     if scores_available:
-        image_row(bench.reconstruct(shown)[1], width=56)
+        image_row(bench.decode(bench.latents(count)[shown]), width=56)
 
 
 map_with_selection()
