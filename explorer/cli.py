@@ -99,10 +99,11 @@ def _train(args) -> None:
     params = {"latent_dim": args.latent} if args.latent else {}
     model = create_model(args.model, channels=channels, size=size, **params)
     config = TrainConfig.from_recipe(info, epochs=args.epochs, batch_size=args.batch_size,
-                                     learning_rate=args.lr, schedule=args.schedule, corruption=corruption, seed=args.seed,
-                                     classes=classes, patience=args.patience)
+                                     learning_rate=args.lr, schedule=args.schedule, corruption=corruption,
+                                     seed=args.seed, classes=classes, patience=args.patience)
     print(f"training {args.model} on {splits.name} ({len(splits.train)} train / {len(splits.val)} val images, "
-          f"{config.loss} loss, {config.schedule} learning rate, {config.epochs} epochs, device {pick_device().type})", flush=True)
+          f"{config.loss} loss, {config.schedule} learning rate, {config.epochs} epochs, device {pick_device().type})",
+          flush=True)
     on_step, on_epoch = _progress_printer(args.quiet)
     result = train(model, splits, config, on_step=on_step, on_epoch=on_epoch)
     if result.failed:
@@ -116,8 +117,8 @@ def _train(args) -> None:
                "val": len(splits.val), "test": len(splits.test)},
         corruption=corruption.describe() if corruption else None, classes=list(classes) if classes else None,
         training={"loss": config.loss, "optimizer": config.optimizer, "learning_rate": config.learning_rate,
-                  "schedule": config.schedule, "batch_size": config.batch_size, "epochs_asked": config.epochs, "epochs_run": result.epochs_run,
-                  "best_epoch": result.best_epoch, "patience": config.patience, "seed": args.seed,
+                  "schedule": config.schedule, "batch_size": config.batch_size, "epochs_asked": config.epochs,
+                  "epochs_run": result.epochs_run, "best_epoch": result.best_epoch, "patience": config.patience, "seed": args.seed,
                   "stop_reason": result.stop_reason, "seconds": round(result.seconds, 1), "device": pick_device().type},
         history=[vars(epoch) for epoch in result.history],
         metrics=card_metrics(model, splits.test, info.is_autoencoder, trained_classes),

@@ -215,7 +215,20 @@ def train(model: nn.Module, splits: Splits, config: TrainConfig, device: torch.d
     return result
 
 
-def _reconstruction_epoch(model, optimizer, scheduler, images, config, generator, device, epoch, on_step, should_stop) -> float:
+def _optimise(optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler | None,
+              loss: torch.Tensor) -> tuple[float, float]:
+    """One optimiser step; returns the loss and the learning rate that step used."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    rate = optimizer.param_groups[0]["lr"]
+    optimizer.step()
+    if scheduler:
+        scheduler.step()
+    return loss.item(), rate
+
+
+def _reconstruction_epoch(model, optimizer, scheduler, images, config, generator, device, epoch, on_step,
+                          should_stop) -> float:
     loss_function = LOSSES[config.loss]
     order = torch.randperm(len(images), generator=generator)
     steps = math.ceil(len(images) / config.batch_size)
@@ -224,14 +237,7 @@ def _reconstruction_epoch(model, optimizer, scheduler, images, config, generator
         batch = images[order[step * config.batch_size:(step + 1) * config.batch_size]]
         inputs = config.corruption(batch, generator) if config.corruption else batch
         target = _to_device(batch, device)
-        loss = loss_function(model(_to_device(inputs, device)), target)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        rate = optimizer.param_groups[0]["lr"]
-        optimizer.step()
-        if scheduler:
-            scheduler.step()
-        value = loss.item()
+        value, rate = _optimise(optimizer, scheduler, loss_function(model(_to_device(inputs, device)), target))
         total += value * len(batch)
         seen += len(batch)
         if not math.isfinite(value):
@@ -291,14 +297,8 @@ def _metric_epoch(model, optimizer, scheduler, images, labels, classes, config, 
         anchors, positives = images[anchor_index], images[positive_index]
         if config.corruption:
             anchors = config.corruption(anchors, generator)
-        loss = anchor_positive_loss(model, _to_device(anchors, device), _to_device(positives, device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        rate = optimizer.param_groups[0]["lr"]
-        optimizer.step()
-        if scheduler:
-            scheduler.step()
-        value = loss.item()
+        value, rate = _optimise(optimizer, scheduler,
+                                anchor_positive_loss(model, _to_device(anchors, device), _to_device(positives, device)))
         total += value
         if not math.isfinite(value):
             return value

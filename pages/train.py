@@ -75,8 +75,8 @@ if start:
         torch.manual_seed(seed)
         model = create_model(model_id, channels=channels, size=size)
         config = TrainConfig.from_recipe(model_info(model_id), epochs=int(epochs), batch_size=int(batch_size),
-                                         learning_rate=float(learning_rate), schedule=schedule, corruption=corruption, seed=int(seed),
-                                         steps_per_epoch=200)
+                                         learning_rate=float(learning_rate), schedule=schedule, corruption=corruption,
+                                         seed=int(seed), steps_per_epoch=200)
         config.validate()
     except USER_ERRORS as error:
         st.error(f"Cannot start training: {error}")
@@ -119,8 +119,8 @@ if start:
                      class_names=list(splits.class_names), corruption=corruption.describe() if corruption else None,
                      split={"subset": subset, "train": len(splits.train), "val": len(splits.val), "test": len(splits.test)},
                      training={"loss": config.loss, "learning_rate": config.learning_rate, "schedule": config.schedule,
-                               "batch_size": config.batch_size, "epochs_run": result.epochs_run, "best_epoch": result.best_epoch, "seed": config.seed,
-                               "stop_reason": result.stop_reason, "seconds": round(result.seconds, 1)},
+                               "batch_size": config.batch_size, "epochs_run": result.epochs_run,
+                               "best_epoch": result.best_epoch, "seed": config.seed, "stop_reason": result.stop_reason, "seconds": round(result.seconds, 1)},
                      history=[vars(h) for h in result.history], metrics=metrics)
     add_session_model(name, SessionModel(Checkpoint(model.cpu().eval(), card), splits.test, splits.class_names))
     st.session_state["last_trained"] = name
