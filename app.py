@@ -1,8 +1,10 @@
 """Entry point: navigation and the shared sidebar (active model). All logic lives in explorer/."""
 import streamlit as st
 
+from explorer.memory import return_freed_memory_promptly
 from pages.common import render_sidebar, start_background_warm_up
 
+return_freed_memory_promptly()
 st.set_page_config(page_title="Latent-space explorer", page_icon=":material/scatter_plot:", layout="wide")
 
 navigation = st.navigation([
