@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gzip
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -150,19 +149,33 @@ def _idx_file(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def read_idx(path: Path) -> np.ndarray:
-    """Read an IDX file (plain or gzip) through torchvision's MNIST reader."""
-    from torchvision.datasets.mnist import read_sn3_pascalvincent_tensor
+# IDX type codes (the byte after two zero bytes in the header) -> big-endian element types.
+IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
-    with tempfile.TemporaryDirectory() as scratch:
-        plain = Path(scratch) / "data.idx"
-        opener = gzip.open if path.suffix == ".gz" else open
-        try:
-            with opener(path, "rb") as source, open(plain, "wb") as target:
-                shutil.copyfileobj(source, target)
-            return read_sn3_pascalvincent_tensor(str(plain), strict=False).numpy()
-        except (OSError, EOFError, AssertionError, RuntimeError, ValueError) as error:
-            raise DatasetFormatError(f"{path} is not a valid IDX file ({error})") from None
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (plain or gzip), the format of MNIST and Fashion-MNIST.
+
+    Read with numpy rather than torchvision's reader: importing torchvision cost the first page ~1 s.
+    """
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as source:
+            data = source.read()
+    except (OSError, EOFError) as error:
+        raise DatasetFormatError(f"{path} is not a valid IDX file ({error})") from None
+    if len(data) < 4 or data[:2] != b"\0\0" or data[2] not in IDX_TYPES:
+        raise DatasetFormatError(f"{path} is not a valid IDX file (no IDX header: it starts {data[:4]!r})")
+    header_size = 4 + 4 * data[3]
+    if len(data) < header_size:
+        raise DatasetFormatError(f"{path} is not a valid IDX file (the header stops after {len(data)} bytes)")
+    shape = tuple(int(n) for n in np.frombuffer(data, ">u4", count=data[3], offset=4))
+    element = np.dtype(IDX_TYPES[data[2]])
+    expected = int(np.prod(shape)) * element.itemsize
+    if len(data) - header_size != expected:
+        raise DatasetFormatError(f"{path} is not a valid IDX file (its header promises {shape}, {expected} bytes of data, "
+                                 f"but it holds {len(data) - header_size})")
+    return np.frombuffer(data, element, offset=header_size).reshape(shape).astype(element.newbyteorder("="))
 
 
 def _mnist_folders(folder_name: str) -> list[Path]:

@@ -1,11 +1,12 @@
+import gzip
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import sign_csv, write_cifar_folder, write_mnist_folder
+from conftest import sign_csv, write_cifar_folder, write_idx, write_mnist_folder
 from explorer.datasets import (DatasetFormatError, DatasetUnavailable, PROJECT_DATA, load_dataset,
-                               read_sign_mnist_csv)
+                               read_idx, read_sign_mnist_csv)
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
@@ -39,7 +40,32 @@ def test_split_is_seeded_and_disjoint():
     assert sum(row.tobytes() in train_rows for row in first.val.images) < 3  # digits has a few exact duplicates
 
 
-def test_mnist_reads_idx_gz_through_torchvision(isolated_data):
+def test_idx_reader_matches_torchvision_on_the_real_files(tmp_path):
+    from torchvision.datasets.mnist import read_sn3_pascalvincent_tensor
+
+    for name in ("t10k-labels-idx1-ubyte", "t10k-images-idx3-ubyte"):
+        with gzip.open(DEBIAN_FASHION / f"{name}.gz") as source:
+            (tmp_path / name).write_bytes(source.read())
+        reference = read_sn3_pascalvincent_tensor(str(tmp_path / name)).numpy()
+        ours = read_idx(DEBIAN_FASHION / f"{name}.gz")
+        assert ours.dtype == reference.dtype and np.array_equal(ours, reference)
+
+
+def test_truncated_idx_file_is_a_format_error(tmp_path):
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    write_idx(path, np.zeros((3, 28, 28)))
+    with gzip.open(path) as source:
+        complete = source.read()
+    with gzip.open(path, "wb") as target:
+        target.write(complete[:-10])
+    with pytest.raises(DatasetFormatError, match=r"promises \(3, 28, 28\), 2352 bytes of data, but it holds 2342"):
+        read_idx(path)
+    path.write_bytes(b"")
+    with pytest.raises(DatasetFormatError, match="no IDX header"):
+        read_idx(path)
+
+
+def test_mnist_reads_idx_gz(isolated_data):
     write_mnist_folder(isolated_data / "mnist", train=50, test=20)
     splits = load_dataset("mnist")
     assert (len(splits.train), len(splits.val), len(splits.test)) == (45, 5, 20)
