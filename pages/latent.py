@@ -53,12 +53,7 @@ def draw_map(coordinates: np.ndarray, height: int = 560, title: str | None = Non
 with st.spinner(f"Computing the {method.upper()} map of {count:,} latents..."):
     result = bench.project(method, params, count, random_state)
 coordinates = result.coordinates
-quality = bench.map_quality(result)
-columns = st.columns(4)
-columns[0].metric("kNN accuracy, latent space", f"{quality['knn_latent']:.1%}", help="5-NN, 5-fold cross-validated")
-columns[1].metric("kNN accuracy, 2-D map", f"{quality['knn_map']:.1%}")
-columns[2].metric("Trustworthiness", f"{quality['trustworthiness']:.3f}", help="5 neighbours, up to 3,000 points")
-columns[3].metric("Map computed in", f"{result.seconds:.1f} s")
+columns = st.columns(4)  # filled after the map is drawn: the map need not wait for its quality figures
 
 
 @st.fragment
@@ -82,6 +77,11 @@ def map_with_selection() -> None:
 
 
 map_with_selection()
+quality = bench.map_quality(result)
+columns[0].metric("kNN accuracy, latent space", f"{quality['knn_latent']:.1%}", help="5-NN, 5-fold cross-validated")
+columns[1].metric("kNN accuracy, 2-D map", f"{quality['knn_map']:.1%}")
+columns[2].metric("Trustworthiness", f"{quality['trustworthiness']:.3f}", help="5 neighbours, up to 3,000 points")
+columns[3].metric("Map computed in", f"{result.seconds:.1f} s")
 export = pd.DataFrame({"x": coordinates[:, 0], "y": coordinates[:, 1], "label": bench.labels(count),
                        "class": [bench.class_names[c] for c in bench.labels(count)], "index": np.arange(count)})
 st.download_button("Download coordinates (CSV)", export.to_csv(index=False).encode(), f"{method}-map.csv", "text/csv")
