@@ -149,24 +149,29 @@ class DenseLatentAutoencoder(Autoencoder):
 
 
 @register("s1-modified-256", "S1", "Fashion-MNIST 'modified': more conv layers, batch norm, dropout, 256-d latent, BCE",
-          Recipe(loss="bce", epochs=50, batch_size=KERAS_DEFAULT_BATCH, patience=5))
+          Recipe(loss="bce", epochs=30, batch_size=64, learning_rate=3e-3, schedule="one-cycle", patience=5))
 class ModifiedDenseAutoencoder(Autoencoder):
-    def __init__(self, channels: int = 1, size: int = 28, latent_dim: int = 256, dropout: float = 0.2):
+    """The seed's modifications (more convolutions, batch norm, dropout, 256-d latent) on the baseline's layout.
+
+    The dense bottleneck reads 14x14 feature maps, as in the baseline: an earlier design pooled to 7x7
+    first and, on the same short trial (5 epochs, 12,000 images), scored 0.820 SSIM against 0.867 for
+    this one; at full length it stopped at 0.916. Dropout 0.1 cost 0.003 on that trial (0.2 cost 0.012).
+    """
+
+    def __init__(self, channels: int = 1, size: int = 28, latent_dim: int = 256, dropout: float = 0.1):
         super().__init__()
-        _require_size("s1-modified-256", size, lambda s: s % 4 == 0, "an image size divisible by 4")
+        _require_size("s1-modified-256", size, lambda s: s % 2 == 0, "an even image size")
         self.config = {"channels": channels, "size": size, "latent_dim": latent_dim, "dropout": dropout}
         self.latent_shape = (latent_dim,)
-        quarter = size // 4
+        half = size // 2
         self.encoder = nn.Sequential(
-            *_conv_bn_relu(channels, 32), *_conv_bn_relu(32, 32), nn.MaxPool2d(2),
-            *_conv_bn_relu(32, 64), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Dropout(dropout), nn.Linear(64 * quarter * quarter, latent_dim),
+            *_conv_bn_relu(channels, 32), nn.MaxPool2d(2), *_conv_bn_relu(32, 32), *_conv_bn_relu(32, 32),
+            nn.Flatten(), nn.Dropout(dropout), nn.Linear(32 * half * half, latent_dim),
         )
         self.decoder = nn.Sequential(
-            nn.Linear(latent_dim, 64 * quarter * quarter), nn.ReLU(), nn.Unflatten(1, (64, quarter, quarter)),
-            nn.Upsample(scale_factor=2), *_conv_bn_relu(64, 64),
-            nn.Upsample(scale_factor=2), *_conv_bn_relu(64, 32),
-            nn.Conv2d(32, channels, 3, padding=1), nn.Sigmoid(),
+            nn.Linear(latent_dim, 32 * half * half), nn.ReLU(), nn.Unflatten(1, (32, half, half)),
+            *_conv_bn_relu(32, 32), nn.Upsample(scale_factor=2), *_conv_bn_relu(32, 16),
+            nn.Conv2d(16, channels, 3, padding=1), nn.Sigmoid(),
         )
 
 

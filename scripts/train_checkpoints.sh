@@ -19,4 +19,4 @@ for classes in 4 7 10; do
 done
 train --model resconv-128 --dataset fashion-mnist --name "ResConv 128-d (ours)" --out checkpoints/resconv-128-fashion
 train --model s1-dense-128 --dataset fashion-mnist --epochs 30 --batch-size 32 --name "S1 baseline 128-d" --out checkpoints/s1-dense-128-fashion
-train --model s1-modified-256 --dataset fashion-mnist --epochs 20 --schedule one-cycle --lr 3e-3 --name "S1 modified 256-d" --out checkpoints/s1-modified-256-fashion
+train --model s1-modified-256 --dataset fashion-mnist --name "S1 modified 256-d" --out checkpoints/s1-modified-256-fashion
