@@ -22,7 +22,7 @@ from .datasets import DatasetFormatError, DatasetUnavailable, dataset_info, list
 from .evaluation import CARD_CONDITIONS, card_metrics, evaluate_reconstruction, evaluate_retrieval
 from .models import ModelConfigError, create_model, latent_size, list_models, model_info, pick_device
 from .projection import METHODS, Projector
-from .training import SCHEDULES, EpochReport, StepReport, TrainConfig, encode_all, train
+from .training import PRECISIONS, SCHEDULES, EpochReport, StepReport, TrainConfig, encode_all, train
 
 USER_ERRORS = (ValueError, DatasetUnavailable, DatasetFormatError, CheckpointError, ModelConfigError, OSError)
 
@@ -99,10 +99,12 @@ def _train(args) -> None:
     params = {"latent_dim": args.latent} if args.latent else {}
     model = create_model(args.model, channels=channels, size=size, **params)
     config = TrainConfig.from_recipe(info, epochs=args.epochs, batch_size=args.batch_size,
-                                     learning_rate=args.lr, schedule=args.schedule, corruption=corruption,
+                                     learning_rate=args.lr, schedule=args.schedule, precision=args.precision,
+                                     corruption=corruption,
                                      seed=args.seed, classes=classes, patience=args.patience)
     print(f"training {args.model} on {splits.name} ({len(splits.train)} train / {len(splits.val)} val images, "
-          f"{config.loss} loss, {config.schedule} learning rate, {config.epochs} epochs, device {pick_device().type})",
+          f"{config.loss} loss, {config.schedule} learning rate, {config.precision}, {config.epochs} epochs, "
+          f"device {pick_device().type})",
           flush=True)
     on_step, on_epoch = _progress_printer(args.quiet)
     result = train(model, splits, config, on_step=on_step, on_epoch=on_epoch)
@@ -117,7 +119,7 @@ def _train(args) -> None:
                "val": len(splits.val), "test": len(splits.test)},
         corruption=corruption.describe() if corruption else None, classes=list(classes) if classes else None,
         training={"loss": config.loss, "optimizer": config.optimizer, "learning_rate": config.learning_rate,
-                  "schedule": config.schedule, "batch_size": config.batch_size, "epochs_asked": config.epochs,
+                  "schedule": config.schedule, "precision": config.precision, "batch_size": config.batch_size, "epochs_asked": config.epochs,
                   "epochs_run": result.epochs_run, "best_epoch": result.best_epoch, "patience": config.patience, "seed": args.seed,
                   "stop_reason": result.stop_reason, "seconds": round(result.seconds, 1), "device": pick_device().type},
         history=[vars(epoch) for epoch in result.history],
@@ -203,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--batch-size", type=int)
     training.add_argument("--lr", type=float, help="learning rate (the peak rate under one-cycle)")
     training.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (default: the recipe's)")
+    training.add_argument("--precision", choices=PRECISIONS,
+                          help="bf16: autocast the training forward pass (~1.5x faster on CPUs with AVX-512 BF16)")
     training.add_argument("--patience", type=int, help="early-stopping patience in epochs")
     training.add_argument("--noise", help="gaussian:SIGMA or erasing:P (inputs only; the target stays clean)")
     training.add_argument("--subset", type=int, help="train on N images (validation and test on N/5)")

@@ -36,6 +36,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     loss: str = "mse"
     schedule: str = "constant"
+    precision: str = "fp32"
     patience: int | None = None
     corruption: Corruption | None = None
     seed: int = 0
@@ -62,6 +63,8 @@ class TrainConfig:
             raise ValueError(f"optimizer must be 'adam' or 'adamw', got {self.optimizer!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.loss not in LOSSES and self.loss != "anchor-positive":
             raise ValueError(f"loss must be one of {', '.join(LOSSES)} or anchor-positive, got {self.loss!r}")
 
@@ -109,6 +112,16 @@ LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
 
 
 SCHEDULES = ("constant", "one-cycle")
+PRECISIONS = ("fp32", "bf16")
+
+
+def _forward_precision(config: "TrainConfig", device: torch.device):
+    """bf16 autocast for the training forward pass; weights, optimiser state and losses stay float32.
+
+    About 1.5x faster training steps on CPUs with AVX-512 BF16 (measured here on ResConv); CPUs
+    without it emulate bf16 and get slower, so it is opt-in, never a recipe default.
+    """
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
 
 
 class _EarlyStopping:
@@ -237,7 +250,9 @@ def _reconstruction_epoch(model, optimizer, scheduler, images, config, generator
         batch = images[order[step * config.batch_size:(step + 1) * config.batch_size]]
         inputs = config.corruption(batch, generator) if config.corruption else batch
         target = _to_device(batch, device)
-        value, rate = _optimise(optimizer, scheduler, loss_function(model(_to_device(inputs, device)), target))
+        with _forward_precision(config, device):
+            outputs = model(_to_device(inputs, device))
+        value, rate = _optimise(optimizer, scheduler, loss_function(outputs.float(), target))
         total += value * len(batch)
         seen += len(batch)
         if not math.isfinite(value):
@@ -297,8 +312,9 @@ def _metric_epoch(model, optimizer, scheduler, images, labels, classes, config, 
         anchors, positives = images[anchor_index], images[positive_index]
         if config.corruption:
             anchors = config.corruption(anchors, generator)
-        value, rate = _optimise(optimizer, scheduler,
-                                anchor_positive_loss(model, _to_device(anchors, device), _to_device(positives, device)))
+        with _forward_precision(config, device):
+            loss = anchor_positive_loss(model, _to_device(anchors, device), _to_device(positives, device))
+        value, rate = _optimise(optimizer, scheduler, loss.float())
         total += value
         if not math.isfinite(value):
             return value

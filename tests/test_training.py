@@ -39,6 +39,21 @@ def test_one_cycle_warms_up_then_anneals_to_nearly_zero(digits):
     assert rates[-1] < 1e-5 and all(a >= b for a, b in zip(rates[peak:], rates[peak + 1:]))
 
 
+@pytest.mark.parametrize("model_id", ["resconv-128", "s2-embedding"])
+def test_bf16_forward_trains_float32_weights(model_id):
+    digits = load_dataset("digits").subset(800)  # metric learning needs two validation images of every class
+    torch.manual_seed(0)
+    model = create_model(model_id)
+    forward_types = set()
+    model.encoder[0].register_forward_hook(lambda module, inputs, output: forward_types.add(output.dtype))
+    info = model_info(model_id)
+    result = train(model, digits, _config(epochs=3, loss=info.recipe.loss, precision="bf16", learning_rate=3e-3,
+                                          steps_per_epoch=20))
+    assert torch.bfloat16 in forward_types  # training steps ran in bf16 (validation runs in float32)
+    assert all(parameter.dtype == torch.float32 for parameter in model.parameters())
+    assert result.history[-1].val_loss < result.history[0].val_loss
+
+
 def test_constant_schedule_keeps_the_rate(digits):
     steps = []
     train(create_model("s4-conv-392"), digits, _config(learning_rate=0.003), on_step=steps.append)
@@ -89,6 +104,8 @@ def test_bad_settings_are_refused(digits):
         train(create_model("s4-conv-392"), digits, _config(epochs=0))
     with pytest.raises(ValueError, match="optimizer must be"):
         train(create_model("s4-conv-392"), digits, _config(optimizer="sgd"))
+    with pytest.raises(ValueError, match="precision must be one of fp32, bf16"):
+        train(create_model("s4-conv-392"), digits, _config(precision="fp16"))
     with pytest.raises(ValueError, match="schedule must be one of constant, one-cycle"):
         train(create_model("s4-conv-392"), digits, _config(schedule="cosine"))
     with pytest.raises(ValueError, match="needs the training split"):
