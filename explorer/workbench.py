@@ -22,7 +22,7 @@ from .corruption import Corruption, GaussianNoise, RandomErasing, corrupt
 from .datasets import ImageSet
 from .evaluation import reconstruct_and_score
 from .metrics import knn_accuracy, nearest_neighbours, ssim, summarise, trustworthiness
-from .models import model_info, pick_device
+from .models import model_info
 from .projection import Projector
 from .training import decode_all, encode_all, prepare_model, reconstruct_all
 
@@ -57,7 +57,8 @@ class Workbench:
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def __post_init__(self) -> None:
-        prepare_model(self.model, pick_device())  # a freshly loaded checkpoint encodes ~25 % slower without this
+        # Channels-last on its current device (pages hand it CPU tensors): ~20 % faster CPU inference.
+        prepare_model(self.model, next(self.model.parameters()).device)
 
     @property
     def is_autoencoder(self) -> bool:
