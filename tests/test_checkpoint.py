@@ -1,5 +1,7 @@
 import json
+import os
 import pickle
+import stat
 
 import pytest
 import torch
@@ -72,6 +74,13 @@ def test_missing_file_and_unknown_model(tmp_path):
         load_checkpoint(tmp_path / "nothing")
     with pytest.raises(CheckpointError, match="cannot build"):
         load_checkpoint_bytes(b"", json.dumps({"model": "gan", "config": {}}).encode())
+
+
+def test_saved_files_get_the_usual_permissions(saved):
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in checkpoint_paths(saved):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask  # readable by whoever serves the app
 
 
 def test_interrupted_save_leaves_no_partial_file(tmp_path, monkeypatch):
