@@ -100,6 +100,7 @@ def _train(args) -> None:
     model = create_model(args.model, channels=channels, size=size, **params)
     config = TrainConfig.from_recipe(info, epochs=args.epochs, batch_size=args.batch_size,
                                      learning_rate=args.lr, schedule=args.schedule, precision=args.precision,
+                                     flip=args.flip, weight_decay=args.weight_decay,
                                      corruption=corruption,
                                      seed=args.seed, classes=classes, patience=args.patience)
     print(f"training {args.model} on {splits.name} ({len(splits.train)} train / {len(splits.val)} val images, "
@@ -118,8 +119,9 @@ def _train(args) -> None:
         split={"val_fraction": 0.1, "seed": args.seed, "subset": args.subset, "train": len(splits.train),
                "val": len(splits.val), "test": len(splits.test)},
         corruption=corruption.describe() if corruption else None, classes=list(classes) if classes else None,
-        training={"loss": config.loss, "optimizer": config.optimizer, "learning_rate": config.learning_rate,
-                  "schedule": config.schedule, "precision": config.precision, "batch_size": config.batch_size, "epochs_asked": config.epochs,
+        training={"loss": config.loss, "optimizer": config.optimizer, "weight_decay": config.weight_decay,
+                  "learning_rate": config.learning_rate, "schedule": config.schedule, "precision": config.precision,
+                  "flip": config.flip, "batch_size": config.batch_size, "epochs_asked": config.epochs,
                   "epochs_run": result.epochs_run, "best_epoch": result.best_epoch, "patience": config.patience, "seed": args.seed,
                   "stop_reason": result.stop_reason, "seconds": round(result.seconds, 1), "device": pick_device().type},
         history=[vars(epoch) for epoch in result.history],
@@ -207,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (default: the recipe's)")
     training.add_argument("--precision", choices=PRECISIONS,
                           help="bf16: autocast the training forward pass (~1.5x faster on CPUs with AVX-512 BF16)")
+    training.add_argument("--flip", action=argparse.BooleanOptionalAction,
+                          help="mirror a random half of each training batch (default: the recipe's)")
+    training.add_argument("--weight-decay", type=float, help="decoupled weight decay, with AdamW (default: the recipe's)")
     training.add_argument("--patience", type=int, help="early-stopping patience in epochs")
     training.add_argument("--noise", help="gaussian:SIGMA or erasing:P (inputs only; the target stays clean)")
     training.add_argument("--subset", type=int, help="train on N images (validation and test on N/5)")

@@ -30,10 +30,14 @@ with right:
     batch_size = st.number_input("Batch size" + (" (classes per batch)" if recipe.loss == "anchor-positive" else ""),
                                  1, 1024, recipe.batch_size, disabled=recipe.loss == "anchor-positive")
     learning_rate = st.number_input("Learning rate", 1e-5, 1.0, recipe.learning_rate, format="%.5f")
+    weight_decay = st.number_input("Weight decay", 0.0, 1.0, recipe.weight_decay, format="%.3f",
+                                   help="Above zero trains with AdamW: weights shrink unless the data keeps them")
     schedule = st.radio("Learning-rate schedule", SCHEDULES, SCHEDULES.index(recipe.schedule), horizontal=True,
                         help="one-cycle warms up to the learning rate, then anneals it to nearly zero by the last epoch")
     bf16 = st.toggle("bf16 forward pass", help="About 1.5x faster training steps on CPUs with AVX-512 BF16 and on "
                      "recent GPUs; slower on CPUs without it. Weights and losses stay float32.")
+    flip = st.toggle("Mirror half of each batch", recipe.flip,
+                     help="Left-right mirroring: more varied training images, so the model memorises less")
     noise = st.radio("Denoising corruption (inputs only)", ["None", "Gaussian", "Random erasing"], horizontal=True)
     noise_level = st.slider("Sigma or erasing probability", 0.0, 1.0, 0.1 if noise == "Gaussian" else 0.5, 0.01,
                             disabled=noise == "None")
@@ -77,8 +81,8 @@ if start:
         torch.manual_seed(seed)
         model = create_model(model_id, channels=channels, size=size)
         config = TrainConfig.from_recipe(model_info(model_id), epochs=int(epochs), batch_size=int(batch_size),
-                                         learning_rate=float(learning_rate), schedule=schedule,
-                                         precision="bf16" if bf16 else "fp32", corruption=corruption,
+                                         learning_rate=float(learning_rate), weight_decay=float(weight_decay), schedule=schedule,
+                                         precision="bf16" if bf16 else "fp32", flip=flip, corruption=corruption,
                                          seed=int(seed), steps_per_epoch=200)
         config.validate()
     except USER_ERRORS as error:
@@ -122,7 +126,8 @@ if start:
                      class_names=list(splits.class_names), corruption=corruption.describe() if corruption else None,
                      split={"subset": subset, "train": len(splits.train), "val": len(splits.val), "test": len(splits.test)},
                      training={"loss": config.loss, "learning_rate": config.learning_rate, "schedule": config.schedule,
-                               "precision": config.precision,
+                               "precision": config.precision, "flip": config.flip,
+                               "weight_decay": config.weight_decay,
                                "batch_size": config.batch_size, "epochs_run": result.epochs_run,
                                "best_epoch": result.best_epoch, "seed": config.seed, "stop_reason": result.stop_reason, "seconds": round(result.seconds, 1)},
                      history=[vars(h) for h in result.history], metrics=metrics)

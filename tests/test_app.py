@@ -92,22 +92,26 @@ def test_a_link_opens_a_prepared_map():
     assert app.sidebar.radio[0].value == "tsne" and by_label(app.sidebar.select_slider, "Points").value == 5000
 
 
-def _train_tiny(app: AppTest, bf16: bool = False) -> AppTest:
+def _train_tiny(app: AppTest, every_option: bool = False) -> AppTest:
+    """A one-epoch run; ``every_option`` also turns on bf16, mirroring and weight decay."""
     by_label(app.selectbox, "Model").set_value("s4-conv-392")
     by_label(app.selectbox, "Dataset").set_value("digits").run()
     by_label(app.select_slider, "Training images").set_value(500)
     by_label(app.number_input, "Epochs").set_value(1)
     by_label(app.text_input, "Name").set_value("tiny digits")
-    by_label(app.toggle, "bf16 forward pass").set_value(bf16)
+    by_label(app.toggle, "bf16 forward pass").set_value(every_option)
+    by_label(app.toggle, "Mirror half of each batch").set_value(every_option)
+    by_label(app.number_input, "Weight decay").set_value(0.01 if every_option else 0.0)
     by_label(app.button, "Train").click().run()
     return app
 
 
 def test_tiny_training_run_becomes_the_active_model():
-    app = _train_tiny(open_page("pages/train.py"), bf16=True)
+    app = _train_tiny(open_page("pages/train.py"), every_option=True)
     assert_clean(app)
     assert app.session_state["active_model"] == "session:tiny digits"
-    assert app.session_state["session_models"]["tiny digits"].checkpoint.card["training"]["precision"] == "bf16"
+    training = app.session_state["session_models"]["tiny digits"].checkpoint.card["training"]
+    assert training["precision"] == "bf16" and training["flip"] is True and training["weight_decay"] == 0.01
     assert any("is trained and is now the active model" in s.value for s in app.success)
     assert [b.label for b in app.get("download_button")][:2] == ["Download weights (.safetensors)", "Download model card (.json)"]
 

@@ -18,7 +18,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "s4"
     result = run("train", "--model", "s4-conv-392", "--dataset", "digits", "--epochs", "2",
-                 "--noise", "gaussian:0.1", "--seed", "1", "--quiet", "--out", str(out))
+                 "--noise", "gaussian:0.1", "--seed", "1", "--flip", "--weight-decay", "0.01", "--quiet", "--out", str(out))
     assert result.returncode == 0, result.stderr
     return out, result.stdout
 
@@ -28,6 +28,8 @@ def test_train_writes_checkpoint_and_card(trained):
     assert "epoch 2:" in stdout and "SSIM" in stdout
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["corruption"] == "gaussian:0.1" and card["training"]["epochs_run"] == 2
+    assert card["training"]["flip"] is True
+    assert card["training"]["optimizer"] == "adamw" and card["training"]["weight_decay"] == 0.01
     assert card["command"].startswith("python -m explorer train --model s4-conv-392")
     assert set(card["metrics"]["test"]) == {"clean", "gaussian:0.1", "gaussian:0.5", "erasing:1"}
 
