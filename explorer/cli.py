@@ -22,7 +22,7 @@ from .datasets import DatasetFormatError, DatasetUnavailable, dataset_info, list
 from .evaluation import CARD_CONDITIONS, card_metrics, evaluate_reconstruction, evaluate_retrieval
 from .models import ModelConfigError, create_model, latent_size, list_models, model_info, pick_device
 from .projection import METHODS, Projector
-from .training import PRECISIONS, SCHEDULES, EpochReport, StepReport, TrainConfig, encode_all, train
+from .training import PRECISIONS, SCHEDULES, EpochReport, StepReport, TrainConfig, encode_all, train, training_record
 
 USER_ERRORS = (ValueError, DatasetUnavailable, DatasetFormatError, CheckpointError, ModelConfigError, OSError)
 
@@ -119,11 +119,7 @@ def _train(args) -> None:
         split={"val_fraction": 0.1, "seed": args.seed, "subset": args.subset, "train": len(splits.train),
                "val": len(splits.val), "test": len(splits.test)},
         corruption=corruption.describe() if corruption else None, classes=list(classes) if classes else None,
-        training={"loss": config.loss, "optimizer": config.optimizer, "weight_decay": config.weight_decay,
-                  "learning_rate": config.learning_rate, "schedule": config.schedule, "precision": config.precision,
-                  "flip": config.flip, "batch_size": config.batch_size, "epochs_asked": config.epochs,
-                  "epochs_run": result.epochs_run, "best_epoch": result.best_epoch, "patience": config.patience, "seed": args.seed,
-                  "stop_reason": result.stop_reason, "seconds": round(result.seconds, 1), "device": pick_device().type},
+        training={**training_record(config, result), "device": pick_device().type},
         history=[vars(epoch) for epoch in result.history],
         metrics=card_metrics(model, splits.test, info.is_autoencoder, trained_classes),
         command="python -m explorer " + shlex.join(sys.argv[1:]),

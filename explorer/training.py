@@ -234,6 +234,15 @@ def train(model: nn.Module, splits: Splits, config: TrainConfig, device: torch.d
     return result
 
 
+def training_record(config: TrainConfig, result: TrainResult) -> dict:
+    """The card's ``training`` entry: the settings a run used and how it ended, one form for CLI and app."""
+    return {"loss": config.loss, "optimizer": config.optimizer, "weight_decay": config.weight_decay,
+            "learning_rate": config.learning_rate, "schedule": config.schedule, "precision": config.precision,
+            "flip": config.flip, "batch_size": config.batch_size, "epochs_asked": config.epochs,
+            "epochs_run": result.epochs_run, "best_epoch": result.best_epoch, "patience": config.patience,
+            "seed": config.seed, "stop_reason": result.stop_reason, "seconds": round(result.seconds, 1)}
+
+
 def mirror_half(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Mirror a random half of the images left to right: more varied training data, fitted less by rote."""
     mirrored = torch.rand(len(batch), generator=generator) < 0.5
@@ -324,6 +333,8 @@ def _metric_epoch(model, optimizer, scheduler, images, labels, classes, config, 
     for step in range(config.steps_per_epoch):
         anchor_index, positive_index = anchor_positive_batch(table, sizes, generator)
         anchors, positives = images[anchor_index], images[positive_index]
+        if config.flip:
+            anchors, positives = mirror_half(anchors, generator), mirror_half(positives, generator)
         if config.corruption:
             anchors = config.corruption(anchors, generator)
         with _forward_precision(config, device):

@@ -8,7 +8,7 @@ from explorer.corruption import GaussianNoise, RandomErasing
 from explorer.datasets import list_datasets, load_dataset
 from explorer.evaluation import evaluate_reconstruction, evaluate_retrieval
 from explorer.models import create_model, list_models, model_info
-from explorer.training import SCHEDULES, TrainConfig, train
+from explorer.training import SCHEDULES, TrainConfig, train, training_record
 from pages.common import USER_ERRORS, SessionModel, add_session_model, image_row, session_models, upload_checkpoint_form
 
 st.title("Train a model")
@@ -81,8 +81,9 @@ if start:
         torch.manual_seed(seed)
         model = create_model(model_id, channels=channels, size=size)
         config = TrainConfig.from_recipe(model_info(model_id), epochs=int(epochs), batch_size=int(batch_size),
-                                         learning_rate=float(learning_rate), weight_decay=float(weight_decay), schedule=schedule,
-                                         precision="bf16" if bf16 else "fp32", flip=flip, corruption=corruption,
+                                         learning_rate=float(learning_rate), weight_decay=float(weight_decay),
+                                         schedule=schedule, precision="bf16" if bf16 else "fp32", flip=flip,
+                                         corruption=corruption,
                                          seed=int(seed), steps_per_epoch=200)
         config.validate()
     except USER_ERRORS as error:
@@ -125,11 +126,7 @@ if start:
     card = make_card(model, name=name, seed_system=info.seed, dataset=dataset, description=info.description,
                      class_names=list(splits.class_names), corruption=corruption.describe() if corruption else None,
                      split={"subset": subset, "train": len(splits.train), "val": len(splits.val), "test": len(splits.test)},
-                     training={"loss": config.loss, "learning_rate": config.learning_rate, "schedule": config.schedule,
-                               "precision": config.precision, "flip": config.flip,
-                               "weight_decay": config.weight_decay,
-                               "batch_size": config.batch_size, "epochs_run": result.epochs_run,
-                               "best_epoch": result.best_epoch, "seed": config.seed, "stop_reason": result.stop_reason, "seconds": round(result.seconds, 1)},
+                     training=training_record(config, result),
                      history=[vars(h) for h in result.history], metrics=metrics)
     add_session_model(name, SessionModel(Checkpoint(model.cpu().eval(), card), splits.test, splits.class_names))
     st.session_state["last_trained"] = name

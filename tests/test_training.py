@@ -71,6 +71,16 @@ def test_mirrored_training_differs_and_still_learns(digits):
     assert runs[True][-1].val_loss < runs[True][0].val_loss
 
 
+def test_metric_learning_mirrors_too(digits):
+    losses = {}
+    for flip in (False, True):
+        torch.manual_seed(0)
+        config = TrainConfig.from_recipe(model_info("s2-embedding"), epochs=1, classes=(0, 1, 2, 3),
+                                         steps_per_epoch=10, flip=flip)
+        losses[flip] = train(create_model("s2-embedding"), digits, config).history[0].train_loss
+    assert losses[True] != losses[False]
+
+
 def test_constant_schedule_keeps_the_rate(digits):
     steps = []
     train(create_model("s4-conv-392"), digits, _config(learning_rate=0.003), on_step=steps.append)
