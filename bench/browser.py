@@ -64,8 +64,22 @@ def chromium_page(width: int = 1500, height: int = 1100):
             browser.close()
 
 
-def wait_until_idle(page, timeout_ms: int = 120_000) -> None:
-    """Wait until the page has a title and Streamlit's 'running' indicator has been gone for a second."""
+@contextlib.contextmanager
+def browser_contexts(count: int, width: int = 1500, height: int = 1100):
+    """``count`` pages in separate browser contexts: separate cookies, so separate Streamlit sessions."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield tuple(browser.new_context(viewport={"width": width, "height": height}).new_page()
+                        for _ in range(count))
+        finally:
+            browser.close()
+
+
+def wait_until_idle(page, timeout_ms: int = 120_000, quiet_seconds: float = 1.0) -> None:
+    """Wait until the page has a title and Streamlit's 'running' indicator has been gone for a while."""
     page.wait_for_selector("[data-testid='stMain'] h1", timeout=timeout_ms)
     deadline = time.monotonic() + timeout_ms / 1000
     quiet_since = None
@@ -75,7 +89,7 @@ def wait_until_idle(page, timeout_ms: int = 120_000) -> None:
             quiet_since = None
         elif quiet_since is None:
             quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since > 1.0:
+        elif time.monotonic() - quiet_since > quiet_seconds:
             return
         page.wait_for_timeout(100)
     raise TimeoutError("the app kept running past the timeout")

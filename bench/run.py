@@ -23,9 +23,9 @@ from explorer.metrics import ssim
 from explorer.models import create_model, list_models
 from explorer.projection import Projector
 from explorer.training import TrainConfig, train
-from explorer.workbench import Workbench, load_shipped
-
-DEFAULT_CHECKPOINT = "resconv-128-fashion"  # the app's first screen
+from explorer.checkpoint import DEFAULT_CHECKPOINT, load_shipped
+from explorer.workbench import Workbench
+from ui.page_table import PAGES
 
 
 @dataclass
@@ -144,7 +144,6 @@ def ssim_rows(images: torch.Tensor, repeats: int) -> list[Row]:
     return [Row(f"SSIM of {len(images)} pairs (batched vs scikit-image loop)", ours, reference, "s", ">= 3x faster")]
 
 
-PAGES = ("", "reconstruct", "latent", "similarity", "experiments", "train")
 # Peak memory from /proc's VmHWM, as for the server: ru_maxrss survives exec, so a child would report this process's.
 IMPORT_FLOOR = ("import time; started = time.perf_counter(); import torch, torchvision, umap, streamlit, plotly; "
                 "peak = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')); "
@@ -162,8 +161,8 @@ def app_rows(points: int, repeats: int) -> list[Row]:
         page.goto(f"{url}/latent")
         page.wait_for_selector(MAP, timeout=180_000)
         cold_start = time.monotonic() - started
-        for path in PAGES:
-            page.goto(f"{url}/{path}")
+        for spec in PAGES:
+            page.goto(f"{url}/{spec.url_path}")
             wait_until_idle(page)
         peak_mb = _peak_rss_mb(server.pid)
         reloads, lassos = [], []

@@ -23,6 +23,8 @@ from torch import nn
 from .models import ModelConfigError, create_model, model_info
 
 CARD_VERSION = 1
+SHIPPED_FOLDER = Path(__file__).resolve().parent.parent / "checkpoints"
+DEFAULT_CHECKPOINT = "resconv-128-fashion"  # the app's first screen and the benchmark's model
 
 
 class CheckpointError(ValueError):
@@ -33,14 +35,6 @@ class CheckpointError(ValueError):
 class Checkpoint:
     model: nn.Module
     card: dict
-
-    @property
-    def model_id(self) -> str:
-        return self.card["model"]
-
-    @property
-    def name(self) -> str:
-        return self.card.get("name", self.model_id)
 
 
 def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
@@ -178,3 +172,12 @@ def list_checkpoints(folder: str | Path) -> list[Path]:
 def read_card(path: str | Path) -> dict:
     _, card_path = checkpoint_paths(path)
     return parse_card(card_path.read_bytes(), str(card_path))
+
+
+def shipped_cards() -> dict[str, dict]:
+    """Shipped checkpoint stems -> their model cards (cheap: reads JSON only)."""
+    return {stem.name: read_card(stem) for stem in list_checkpoints(SHIPPED_FOLDER)}
+
+
+def load_shipped(name: str) -> Checkpoint:
+    return load_checkpoint(SHIPPED_FOLDER / name)

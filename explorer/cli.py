@@ -8,23 +8,24 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import shlex
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from .checkpoint import CheckpointError, list_checkpoints, load_checkpoint, make_card, read_card, save_checkpoint
+from .card import ModelCard
+from .checkpoint import list_checkpoints, load_checkpoint, read_card, save_checkpoint
 from .corruption import parse_corruption
-from .datasets import DatasetFormatError, DatasetUnavailable, dataset_info, list_datasets, load_dataset
-from .evaluation import CARD_CONDITIONS, card_metrics, evaluate_reconstruction, evaluate_retrieval
-from .models import ModelConfigError, create_model, latent_size, list_models, model_info, pick_device
+from .errors import USER_ERRORS
+from .datasets import dataset_info, list_datasets, load_dataset
+from .evaluation import CARD_CONDITIONS, evaluate_reconstruction, evaluate_retrieval
+from .inference import encode_all
+from .models import create_model, latent_size, list_models, model_info, pick_device
 from .projection import METHODS, Projector
-from .training import PRECISIONS, SCHEDULES, EpochReport, StepReport, TrainConfig, encode_all, train, training_record
+from .runs import SETTINGS, TrainingFailed, TrainingRequest, train_checkpoint
+from .training import PRECISIONS, SCHEDULES, EpochReport, StepReport
 
-USER_ERRORS = (ValueError, DatasetUnavailable, DatasetFormatError, CheckpointError, ModelConfigError, OSError)
 
 
 class CliError(Exception):
@@ -64,15 +65,15 @@ def _checkpoints(args) -> None:
         print(_checkpoint_row(name, card))
 
 
-def _checkpoint_row(name: str, card: dict) -> str:
-    training, metrics = card["training"], card["metrics"]
-    cells = [f"`{name}` ({card['dataset']})", card["seed_system"] or "ours", str(int(np.prod(card["latent_shape"]))),
-             str(training["epochs_run"]), f"{training['seconds'] / 60:.1f}"]
-    if "retrieval_accuracy" in metrics:
-        accuracy = ", ".join(f"{k} cl. {v:.1%}" for k, v in metrics["retrieval_accuracy"].items())
+def _checkpoint_row(name: str, data: dict) -> str:
+    card = ModelCard(data)
+    cells = [f"`{name}` ({card.dataset})", card.seed_system or "ours", str(int(np.prod(data["latent_shape"]))),
+             str(card.training.get("epochs_run", "?")), f"{card.training.get('seconds', 0) / 60:.1f}"]
+    if card.retrieval_accuracy:
+        accuracy = ", ".join(f"{k} cl. {v:.1%}" for k, v in card.retrieval_accuracy.items())
         cells += [f"retrieval {accuracy}", "", "", ""]
     else:
-        cells += [f"{metrics['test'][condition]['ssim']:.3f}" for condition in CARD_CONDITIONS]
+        cells += ["" if card.ssim(condition) is None else f"{card.ssim(condition):.3f}" for condition in CARD_CONDITIONS]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -90,50 +91,28 @@ def _progress_printer(quiet: bool):
 
 
 def _train(args) -> None:
-    info = model_info(args.model)
-    corruption = parse_corruption(args.noise)
-    classes = tuple(range(args.classes)) if args.classes else None
-    splits = load_dataset(args.dataset, seed=args.seed).subset(args.subset, seed=args.seed)
-    channels, size, _ = splits.image_shape
-    torch.manual_seed(args.seed)
-    params = {"latent_dim": args.latent} if args.latent else {}
-    model = create_model(args.model, channels=channels, size=size, **params)
-    config = TrainConfig.from_recipe(info, epochs=args.epochs, batch_size=args.batch_size,
-                                     learning_rate=args.lr, schedule=args.schedule, precision=args.precision,
-                                     flip=args.flip, weight_decay=args.weight_decay,
-                                     corruption=corruption,
-                                     seed=args.seed, classes=classes, patience=args.patience)
-    print(f"training {args.model} on {splits.name} ({len(splits.train)} train / {len(splits.val)} val images, "
-          f"{config.loss} loss, {config.schedule} learning rate, {config.precision}, {config.epochs} epochs, "
-          f"device {pick_device().type})",
-          flush=True)
+    given = {**vars(args), "learning_rate": args.lr}
+    request = TrainingRequest(
+        model=args.model, dataset=args.dataset,
+        settings={name: given[name] for name in SETTINGS if given[name] is not None},
+        noise=args.noise, subset=args.subset, latent=args.latent, classes=args.classes, seed=args.seed, name=args.name)
+    config = request.config()
+
+    def announce(model, splits) -> None:
+        print(f"training {args.model} on {splits.name} ({len(splits.train)} train / {len(splits.val)} val images, "
+              f"{config.loss} loss, {config.schedule} learning rate, {config.precision}, {config.epochs} epochs, "
+              f"device {pick_device().type})", flush=True)
+
     on_step, on_epoch = _progress_printer(args.quiet)
-    result = train(model, splits, config, on_step=on_step, on_epoch=on_epoch)
-    if result.failed:
-        raise CliError(f"training failed: {result.stop_reason}; nothing was written")
-    print(f"{result.stop_reason}; best epoch {result.best_epoch}, {result.seconds:.0f}s. Measuring on the test split...")
-    trained_classes = len(classes) if classes else len(splits.class_names)
-    card = make_card(
-        model, name=args.name or Path(args.out).name, seed_system=info.seed, description=info.description,
-        dataset=splits.name, class_names=list(splits.class_names),
-        split={"val_fraction": 0.1, "seed": args.seed, "subset": args.subset, "train": len(splits.train),
-               "val": len(splits.val), "test": len(splits.test)},
-        corruption=corruption.describe() if corruption else None, classes=list(classes) if classes else None,
-        training={**training_record(config, result), "device": pick_device().type},
-        history=[vars(epoch) for epoch in result.history],
-        metrics=card_metrics(model, splits.test, info.is_autoencoder, trained_classes),
-        command="python -m explorer " + shlex.join(sys.argv[1:]),
-    )
-    weights_path, card_path = save_checkpoint(args.out, model, card)
-    print(_metrics_line(card["metrics"]))
+    try:
+        checkpoint = train_checkpoint(request, args.out, on_step=on_step, on_epoch=on_epoch, on_start=announce)
+    except TrainingFailed as error:
+        raise CliError(f"training failed: {error}; nothing was written") from None
+    card = ModelCard(checkpoint.card)
+    print(f"{card.training['stop_reason']}; best epoch {card.training['best_epoch']}, {card.training['seconds']:.0f}s.")
+    weights_path, card_path = save_checkpoint(args.out, checkpoint.model, checkpoint.card)
+    print(f"test: {card.headline()}")
     print(f"wrote {weights_path} and {card_path}")
-
-
-def _metrics_line(metrics: dict) -> str:
-    if "retrieval_accuracy" in metrics:
-        return "retrieval accuracy: " + ", ".join(f"{k} classes {v:.3f}" for k, v in metrics["retrieval_accuracy"].items())
-    clean = metrics["test"]["clean"]
-    return f"test: MSE {clean['mse']:.5f}  PSNR {clean['psnr']:.2f} dB  SSIM {clean['ssim']:.4f}"
 
 
 def _evaluate(args) -> None:
@@ -141,7 +120,7 @@ def _evaluate(args) -> None:
     dataset = args.dataset or checkpoint.card.get("dataset", "fashion-mnist")
     test = load_dataset(dataset, need_train=False).test.subset(args.subset)
     _check_shape(checkpoint, test.images.shape[1:])
-    info = model_info(checkpoint.model_id)
+    info = model_info(ModelCard(checkpoint.card).model_id)
     if info.is_autoencoder:
         result = evaluate_reconstruction(checkpoint.model, test, parse_corruption(args.noise))
         line = f"{dataset} test ({result['images']} images): MSE {result['mse']:.5f}  PSNR {result['psnr']:.2f} dB  SSIM {result['ssim']:.4f}"
@@ -157,7 +136,7 @@ def _check_shape(checkpoint, shape: tuple[int, ...]) -> None:
     config = checkpoint.model.config
     wanted = (config["channels"], config["size"], config["size"])
     if tuple(shape) != wanted:
-        raise CliError(f"{checkpoint.name} was built for {wanted[0]}x{wanted[1]}x{wanted[2]} images, "
+        raise CliError(f"{ModelCard(checkpoint.card).name} was built for {wanted[0]}x{wanted[1]}x{wanted[2]} images, "
                        f"this dataset has {'x'.join(map(str, shape))}")
 
 
@@ -213,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--subset", type=int, help="train on N images (validation and test on N/5)")
     training.add_argument("--latent", type=int, help="latent size, for models that take one")
     training.add_argument("--classes", type=int, help="S2: train on the first N classes")
+    training.add_argument("--steps-per-epoch", type=int, help="S2: anchor/positive batches per epoch (default 1000)")
     training.add_argument("--seed", type=int, default=0)
     training.add_argument("--name", help="name shown in the app (default: the file name)")
     training.add_argument("--quiet", action="store_true", help="print one line per epoch only")

@@ -14,6 +14,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .registry import Registry
+
 PROJECT_DATA = Path(__file__).resolve().parent.parent / "data"
 SYSTEM_DATA = Path("/usr/share/datasets")
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -95,19 +97,22 @@ class DatasetInfo:
     loader: Callable[..., tuple[ImageSet | None, ImageSet, str]]
     class_names: tuple[str, ...]
     locate: Callable[[], str | None] = field(default=lambda: None)
+    test_only: Callable[[], bool] = field(default=lambda: False)
+
+    def has_training_split(self) -> bool:
+        """Whether the training images are here too (exploring all of a dataset's images needs them)."""
+        return self.locate() is not None and not self.test_only()
 
 
-_REGISTRY: dict[str, DatasetInfo] = {}
+_REGISTRY: Registry[DatasetInfo] = Registry("dataset")
 
 
 def list_datasets() -> list[DatasetInfo]:
-    return list(_REGISTRY.values())
+    return _REGISTRY.entries()
 
 
 def dataset_info(name: str) -> DatasetInfo:
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(_REGISTRY)}")
-    return _REGISTRY[name]
+    return _REGISTRY.get(name)
 
 
 def load_dataset(name: str, need_train: bool = True, val_fraction: float = 0.1, seed: int = 0,
@@ -132,9 +137,10 @@ def split_train_val(data: ImageSet, val_fraction: float, seed: int) -> tuple[Ima
     return data.take(np.sort(order[n_val:])), data.take(np.sort(order[:n_val]))
 
 
-def _register(name: str, description: str, class_names: tuple[str, ...], locate=None):
+def _register(name: str, description: str, class_names: tuple[str, ...], locate=None, test_only=None):
     def wrap(loader):
-        _REGISTRY[name] = DatasetInfo(name, description, loader, class_names, locate or (lambda: None))
+        _REGISTRY.add(name, DatasetInfo(name, description, loader, class_names, locate or (lambda: None),
+                                        test_only or (lambda: False)))
         return loader
 
     return wrap
@@ -233,10 +239,15 @@ def _load_mnist_family(folder_name: str, torchvision_class: str, debian_package:
     return (train[0] if train else None), test[0], source
 
 
+def _found_mnist_family(folder_name: str) -> dict[str, str | None]:
+    """The first folder holding each split's image file, by IDX prefix (``train``, ``t10k``)."""
+    return {prefix: next((str(f) for f in _mnist_folders(folder_name) if _idx_file(f, f"{prefix}-images-idx3-ubyte")),
+                         None) for prefix in ("train", "t10k")}
+
+
 def _locate_mnist_family(folder_name: str) -> Callable[[], str | None]:
     def locate() -> str | None:
-        found = {prefix: next((str(f) for f in _mnist_folders(folder_name)
-                               if _idx_file(f, f"{prefix}-images-idx3-ubyte")), None) for prefix in ("train", "t10k")}
+        found = _found_mnist_family(folder_name)
         if found["train"] and found["t10k"]:
             return f"train + test in {found['train']}" + ("" if found["train"] == found["t10k"] else f" / {found['t10k']}")
         if found["t10k"]:
@@ -247,13 +258,14 @@ def _locate_mnist_family(folder_name: str) -> Callable[[], str | None]:
 
 
 @_register("fashion-mnist", "Zalando's Fashion-MNIST: 70,000 28x28 clothing images, 10 classes",
-           FASHION_CLASSES, _locate_mnist_family("fashion-mnist"))
+           FASHION_CLASSES, _locate_mnist_family("fashion-mnist"),
+           lambda: _found_mnist_family("fashion-mnist")["train"] is None)
 def _load_fashion_mnist(need_train: bool = True):
     return _load_mnist_family("fashion-mnist", "FashionMNIST", "dataset-fashion-mnist", need_train)
 
 
 @_register("mnist", "LeCun's MNIST handwritten digits: 70,000 28x28 images, 10 classes",
-           tuple(str(d) for d in range(10)), _locate_mnist_family("mnist"))
+           tuple(str(d) for d in range(10)), _locate_mnist_family("mnist"), lambda: _found_mnist_family("mnist")["train"] is None)
 def _load_mnist(need_train: bool = True):
     return _load_mnist_family("mnist", "MNIST", None, need_train)
 

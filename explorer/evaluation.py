@@ -8,7 +8,7 @@ from torch import nn
 from .corruption import Corruption, corrupt, parse_corruption
 from .datasets import ImageSet
 from .metrics import reconstruction_scores, retrieval, summarise
-from .training import encode_all, reconstruct_all
+from .inference import encode_all, reconstruct_all
 
 CARD_CONDITIONS = ("clean", "gaussian:0.1", "gaussian:0.5", "erasing:1")
 RETRIEVAL_CLASS_COUNTS = (4, 7, 10)

@@ -11,6 +11,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .registry import Registry
+
 
 class ModelConfigError(ValueError):
     """A model cannot be built for the requested input shape or parameters."""
@@ -44,12 +46,12 @@ class ModelInfo:
     is_autoencoder: bool = True
 
 
-_REGISTRY: dict[str, ModelInfo] = {}
+_REGISTRY: Registry[ModelInfo] = Registry("model", ModelConfigError)
 
 
 def register(model_id: str, seed: str | None, description: str, recipe: Recipe, is_autoencoder: bool = True):
     def wrap(cls: type[nn.Module]) -> type[nn.Module]:
-        _REGISTRY[model_id] = ModelInfo(model_id, seed, description, recipe, cls, is_autoencoder)
+        _REGISTRY.add(model_id, ModelInfo(model_id, seed, description, recipe, cls, is_autoencoder))
         cls.model_id = model_id
         return cls
 
@@ -57,13 +59,11 @@ def register(model_id: str, seed: str | None, description: str, recipe: Recipe, 
 
 
 def list_models() -> list[ModelInfo]:
-    return list(_REGISTRY.values())
+    return _REGISTRY.entries()
 
 
 def model_info(model_id: str) -> ModelInfo:
-    if model_id not in _REGISTRY:
-        raise ModelConfigError(f"unknown model {model_id!r}; choose one of: {', '.join(_REGISTRY)}")
-    return _REGISTRY[model_id]
+    return _REGISTRY.get(model_id)
 
 
 def create_model(model_id: str, channels: int = 1, size: int = 28, **params) -> nn.Module:
@@ -89,16 +89,34 @@ def pick_device() -> torch.device:
     return torch.device("cpu")
 
 
-def _require_size(model_id: str, size: int, allowed: Callable[[int], bool], rule: str) -> None:
-    if not allowed(size):
-        raise ModelConfigError(f"{model_id} needs {rule}; this dataset's images are {size}x{size}")
+@dataclass(frozen=True)
+class SizeRule:
+    """Which image sizes an architecture can take, and how to say so."""
+
+    allowed: Callable[[int], bool]
+    text: str
 
 
-class Autoencoder(nn.Module):
+SIZE_28 = SizeRule(lambda s: s == 28, "28x28 images")
+EVEN_SIZE = SizeRule(lambda s: s % 2 == 0, "an even image size")
+
+
+class RegisteredModel(nn.Module):
+    """What every registered model records: the config that rebuilds it and the shape of its latent."""
+
+    model_id: str
+
+    def __init__(self, config: dict, latent_shape: tuple[int, ...], sizes: SizeRule):
+        super().__init__()
+        if not sizes.allowed(config["size"]):
+            raise ModelConfigError(f"{self.model_id} needs {sizes.text}; this dataset's images are "
+                                   f"{config['size']}x{config['size']}")
+        self.config = config
+        self.latent_shape = latent_shape
+
+
+class Autoencoder(RegisteredModel):
     """Common face of every autoencoder: ``encode`` gives the flat latent, ``decode`` inverts it."""
-
-    config: dict
-    latent_shape: tuple[int, ...]
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         return self.encoder(images).flatten(1)
@@ -114,10 +132,7 @@ class Autoencoder(nn.Module):
           Recipe(loss="mse", epochs=20, batch_size=64))
 class CnnAutoencoder576(Autoencoder):
     def __init__(self, channels: int = 1, size: int = 28):
-        super().__init__()
-        _require_size("s0-cnn-ae", size, lambda s: s == 28, "28x28 images")
-        self.config = {"channels": channels, "size": size}
-        self.latent_shape = (64, 3, 3)
+        super().__init__({"channels": channels, "size": size}, (64, 3, 3), SIZE_28)
         self.encoder = nn.Sequential(
             nn.Conv2d(channels, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -134,10 +149,7 @@ class CnnAutoencoder576(Autoencoder):
           Recipe(loss="bce", epochs=50, batch_size=KERAS_DEFAULT_BATCH, patience=5))
 class DenseLatentAutoencoder(Autoencoder):
     def __init__(self, channels: int = 1, size: int = 28, latent_dim: int = 128):
-        super().__init__()
-        _require_size("s1-dense-128", size, lambda s: s % 2 == 0, "an even image size")
-        self.config = {"channels": channels, "size": size, "latent_dim": latent_dim}
-        self.latent_shape = (latent_dim,)
+        super().__init__({"channels": channels, "size": size, "latent_dim": latent_dim}, (latent_dim,), EVEN_SIZE)
         half = size // 2
         self.encoder = nn.Sequential(
             nn.Conv2d(channels, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -161,10 +173,8 @@ class ModifiedDenseAutoencoder(Autoencoder):
     """
 
     def __init__(self, channels: int = 1, size: int = 28, latent_dim: int = 256, dropout: float = 0.1):
-        super().__init__()
-        _require_size("s1-modified-256", size, lambda s: s % 2 == 0, "an even image size")
-        self.config = {"channels": channels, "size": size, "latent_dim": latent_dim, "dropout": dropout}
-        self.latent_shape = (latent_dim,)
+        super().__init__({"channels": channels, "size": size, "latent_dim": latent_dim, "dropout": dropout},
+                         (latent_dim,), EVEN_SIZE)
         half = size // 2
         self.encoder = nn.Sequential(
             *_conv_bn_relu(channels, 32), nn.MaxPool2d(2), *_conv_bn_relu(32, 32), *_conv_bn_relu(32, 32),
@@ -183,14 +193,12 @@ def _conv_bn_relu(inputs: int, outputs: int) -> list[nn.Module]:
 
 @register("s2-embedding", "S2", "CIFAR-10 image-similarity CNN: 3 strided convs, average pool, L2-normalised embedding",
           Recipe(loss="anchor-positive", epochs=15, batch_size=10, learning_rate=1e-3), is_autoencoder=False)
-class EmbeddingNetwork(nn.Module):
+class EmbeddingNetwork(RegisteredModel):
     """Metric-learning encoder (no decoder): similar images get embeddings with high cosine similarity."""
 
     def __init__(self, channels: int = 1, size: int = 28, embedding_dim: int = 8):
-        super().__init__()
-        _require_size("s2-embedding", size, lambda s: s >= 16, "images of at least 16x16")
-        self.config = {"channels": channels, "size": size, "embedding_dim": embedding_dim}
-        self.latent_shape = (embedding_dim,)
+        super().__init__({"channels": channels, "size": size, "embedding_dim": embedding_dim},
+                         (embedding_dim,), SizeRule(lambda s: s >= 16, "images of at least 16x16"))
         self.encoder = nn.Sequential(
             nn.Conv2d(channels, 32, 3, stride=2), nn.ReLU(),
             nn.Conv2d(32, 64, 3, stride=2), nn.ReLU(),
@@ -208,10 +216,7 @@ class EmbeddingNetwork(nn.Module):
           Recipe(loss="mse", epochs=20, batch_size=256))
 class AnelloAutoencoder(Autoencoder):
     def __init__(self, channels: int = 1, size: int = 28, latent_dim: int = 4):
-        super().__init__()
-        _require_size("s3-anello", size, lambda s: s == 28, "28x28 images")
-        self.config = {"channels": channels, "size": size, "latent_dim": latent_dim}
-        self.latent_shape = (latent_dim,)
+        super().__init__({"channels": channels, "size": size, "latent_dim": latent_dim}, (latent_dim,), SIZE_28)
         self.encoder = nn.Sequential(
             nn.Conv2d(channels, 8, 3, stride=2, padding=1), nn.ReLU(),
             nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
@@ -230,10 +235,8 @@ class AnelloAutoencoder(Autoencoder):
           Recipe(loss="bce", epochs=10, batch_size=64))
 class ConvAutoencoder392(Autoencoder):
     def __init__(self, channels: int = 1, size: int = 28):
-        super().__init__()
-        _require_size("s4-conv-392", size, lambda s: s % 4 == 0, "an image size divisible by 4")
-        self.config = {"channels": channels, "size": size}
-        self.latent_shape = (8, size // 4, size // 4)
+        super().__init__({"channels": channels, "size": size},
+                         (8, size // 4, size // 4), SizeRule(lambda s: s % 4 == 0, "an image size divisible by 4"))
         self.encoder = nn.Sequential(
             nn.Conv2d(channels, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(16, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -276,10 +279,8 @@ class ResidualAutoencoder(Autoencoder):
     """
 
     def __init__(self, channels: int = 1, size: int = 28, latent_dim: int = 128, width: int = 32):
-        super().__init__()
-        _require_size("resconv-128", size, lambda s: s % 2 == 0, "an even image size")
-        self.config = {"channels": channels, "size": size, "latent_dim": latent_dim, "width": width}
-        self.latent_shape = (latent_dim,)
+        super().__init__({"channels": channels, "size": size, "latent_dim": latent_dim, "width": width},
+                         (latent_dim,), EVEN_SIZE)
         half = size // 2
         flat = width * half * half
         self.encoder = nn.Sequential(

@@ -8,35 +8,26 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from .checkpoint import Checkpoint, list_checkpoints, load_checkpoint, read_card
 from .corruption import Corruption, GaussianNoise, RandomErasing, corrupt
 from .datasets import ImageSet
-from .evaluation import reconstruct_and_score
+from .evaluation import evaluate_retrieval, reconstruct_and_score
+from .inference import decode_all, encode_all, model_device, prepare_model, reconstruct_all
+from .memo import SingleFlightMemo
 from .metrics import knn_accuracy, nearest_neighbours, ssim, summarise, trustworthiness
 from .models import model_info
 from .projection import Projector
-from .training import decode_all, encode_all, prepare_model, reconstruct_all
 
-SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints"
-MAX_CACHED_MAPS = 12
-
-
-def shipped_checkpoints() -> dict[str, dict]:
-    """Shipped checkpoint stems -> their model cards (cheap: reads JSON only)."""
-    return {stem.name: read_card(stem) for stem in list_checkpoints(SHIPPED)}
-
-
-def load_shipped(name: str) -> Checkpoint:
-    return load_checkpoint(SHIPPED / name)
+# Shared by every session exploring a shipped model, so bounded: a 70,000-point UMAP keeps its fitted
+# estimator (~30 MB); score sets are 3 floats per image (10,000 images: 240 KB).
+MAX_CACHED_MAPS = 8
+MAX_CACHED_FIGURES = 32
 
 
 @dataclass
@@ -52,23 +43,24 @@ class Workbench:
     model: nn.Module
     pool: ImageSet
     class_names: tuple[str, ...]
-    _memo: dict = field(default_factory=dict, repr=False)
-    _maps: OrderedDict = field(default_factory=OrderedDict, repr=False)
-    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _grown_values: dict = field(default_factory=dict, repr=False)
+    _grown_locks: dict = field(default_factory=lambda: {"latents": threading.Lock(), "ssim": threading.Lock()},
+                               repr=False)
+    _figures: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_CACHED_FIGURES), repr=False)
+    _maps: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_CACHED_MAPS), repr=False)
+    _quality_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         # Channels-last on its current device (pages hand it CPU tensors): ~20 % faster CPU inference.
-        prepare_model(self.model, next(self.model.parameters()).device)
+        prepare_model(self.model, model_device(self.model))
 
     @property
-    def is_autoencoder(self) -> bool:
+    def can_decode(self) -> bool:
         return model_info(self.model.model_id).is_autoencoder
 
-    def _memoised(self, key, compute):
-        with self._lock:
-            if key not in self._memo:
-                self._memo[key] = compute()
-            return self._memo[key]
+    def encode(self, images: torch.Tensor) -> np.ndarray:
+        """Latents of images from outside the pool (an upload, a corrupted batch)."""
+        return encode_all(self.model, images)
 
     def images(self, count: int | None = None) -> torch.Tensor:
         return self.pool.take(np.arange(self._count(count))).as_tensor()
@@ -82,15 +74,16 @@ class Workbench:
     def _grown(self, name: str, count: int, compute: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """The first ``count`` values of a per-image quantity, computing only those not known yet.
 
-        A 2,000-point map followed by a 10,000-point one encodes each image once.
+        A 2,000-point map followed by a 10,000-point one encodes each image once, and sessions asking
+        at the same moment wait for one computation.
         """
-        with self._lock:
-            known = self._memo.get(name)
+        with self._grown_locks[name]:
+            known = self._grown_values.get(name)
             start = 0 if known is None else len(known)
             if start < count:
                 fresh = compute(np.arange(start, count))
                 known = fresh if known is None else np.concatenate([known, fresh])
-                self._memo[name] = known
+                self._grown_values[name] = known
             return known[:count]
 
     def latents(self, count: int | None = None) -> np.ndarray:
@@ -100,7 +93,7 @@ class Workbench:
     def ssim_scores(self, count: int | None = None) -> np.ndarray:
         """Clean-reconstruction SSIM of every pool image (NaN for a model without a decoder)."""
         count = self._count(count)
-        if not self.is_autoencoder:
+        if not self.can_decode:
             return np.full(count, np.nan)
         return self._grown("ssim", count, lambda indices: ssim(
             self.pool.take(indices).as_tensor(), self.decode(self.latents(indices[-1] + 1)[indices])).numpy())
@@ -113,8 +106,7 @@ class Workbench:
     def scores(self, count: int, corruption: Corruption | None = None, seed: int = 0) -> dict[str, np.ndarray]:
         """Per-image MSE, PSNR and SSIM of the first ``count`` pool images under a corruption."""
         count = self._count(count)
-        return self._memoised(("scores", count, corruption, seed),
-                              lambda: self.reconstruct(np.arange(count), corruption, seed)[2])
+        return self._figures.get(("scores", count, corruption, seed), lambda: self.reconstruct(np.arange(count), corruption, seed)[2])
 
     def quality(self, count: int, corruption: Corruption | None = None, seed: int = 0) -> dict[str, float]:
         return summarise(self.scores(count, corruption, seed))
@@ -130,24 +122,19 @@ class Workbench:
         return inputs, reconstruct_all(self.model, inputs)
 
     def project(self, method: str, params: dict, count: int, random_state: int = 0) -> MapResult:
-        key = (method, tuple(sorted(params.items())), self._count(count), random_state)
-        with self._lock:
-            if key in self._maps:
-                self._maps.move_to_end(key)
-                return self._maps[key]
+        count = self._count(count)
+        return self._maps.get((method, tuple(sorted(params.items())), count, random_state),
+                              lambda: self._fit_map(method, params, count, random_state))
+
+    def _fit_map(self, method: str, params: dict, count: int, random_state: int) -> MapResult:
         latents = self.latents(count)
         started = time.perf_counter()
         projector = Projector(method, dict(params), random_state)
-        result = MapResult(projector.fit_transform(latents), projector, time.perf_counter() - started)
-        with self._lock:
-            self._maps[key] = result
-            while len(self._maps) > MAX_CACHED_MAPS:
-                self._maps.popitem(last=False)
-        return result
+        return MapResult(projector.fit_transform(latents), projector, time.perf_counter() - started)
 
     def map_quality(self, result: MapResult) -> dict[str, float]:
         """kNN accuracy in latent space and on the map, and the map's trustworthiness (kept with the map)."""
-        with self._lock:
+        with self._quality_lock:
             if result.quality is None:
                 count = len(result.coordinates)
                 sample = np.arange(min(count, 3000))
@@ -161,13 +148,17 @@ class Workbench:
 
     def neighbours(self, index: int, k: int, count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         latents = self.latents(count)
-        metric = "euclidean" if self.is_autoencoder else "cosine"
+        metric = "euclidean" if self.can_decode else "cosine"
         return nearest_neighbours(latents, latents[index], k, metric=metric, exclude=index)
 
     def decode(self, latents: np.ndarray) -> torch.Tensor:
-        if not self.is_autoencoder:
+        if not self.can_decode:
             raise ValueError("this model has no decoder: only autoencoders can decode a location")
         return decode_all(self.model, latents)
+
+    def retrieval(self, class_count: int) -> tuple[float, np.ndarray]:
+        """S2's evaluation on the pool's first ``class_count`` classes: top-1 accuracy and confusion matrix."""
+        return self._figures.get(("retrieval", class_count), lambda: evaluate_retrieval(self.model, self.pool, class_count))
 
     def interpolate(self, first: int, second: int, steps: int) -> torch.Tensor:
         latents = self.latents(max(first, second) + 1)

@@ -3,15 +3,18 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer.selection import class_counts, selected_indices
 from explorer.datasets import dataset_info
-from pages.common import active_card, active_key, active_workbench, image_row, linked_choice, shipped_workbench_all
+from explorer.selection import class_counts, selected_indices
+from ui.display import image_row, linked_choice
+from ui.entry import start_page
+from ui.models import active_card, active_ref, active_workbench
+from ui.resources import shipped_workbench
 
-st.title("Latent space")
+start_page("pages/latent.py")
 bench = active_workbench()
-kind, name = active_key().split(":", 1)
-whole_dataset_available = kind == "shipped" and (dataset_info(active_card()["dataset"]).locate() or "").startswith("train")
-scores_available = bench.is_autoencoder
+ref = active_ref()
+whole_dataset_available = ref.shipped and dataset_info(active_card().dataset).has_training_split()
+scores_available = bench.can_decode
 
 with st.sidebar:
     st.subheader("Map")
@@ -26,7 +29,7 @@ with st.sidebar:
         params["min_dist"] = st.slider("min_dist", 0.0, 1.0, 0.1, 0.05)
     if whole_dataset_available and st.toggle("All images (train + test)", help="Fashion-MNIST: 70,000 images. "
                                              "The first 10,000 are the test split, as without this switch."):
-        bench = shipped_workbench_all(name)
+        bench = shipped_workbench(ref.name, whole_dataset=True)
     sizes = sorted({1000, 2000, 5000, 10000, len(bench.pool)} - {n for n in (5000, 10000) if n > len(bench.pool)})
     count = st.select_slider("Points", sizes, linked_choice("points", sizes, 2000 if method == "pca" else 1000))
     count = min(count, len(bench.pool))
@@ -60,7 +63,7 @@ columns = st.columns(4)  # filled after the map is drawn: the map need not wait 
 def map_with_selection() -> None:
     """The map and the images selected on it: a lasso reruns only this, not the rest of the page."""
     event = st.plotly_chart(draw_map(coordinates), on_select="rerun", selection_mode=("points", "box", "lasso"),
-                            key=f"map-{active_key()}-{method}", width="stretch")
+                            key=f"map-{ref.source}-{ref.name}-{method}", width="stretch")
     selected = selected_indices(event)
     st.subheader("Selection")
     if not len(selected):

@@ -3,12 +3,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.corruption import GaussianNoise, RandomErasing
-from pages.common import (active_card, active_key, active_workbench, image_row, model_choices, require_autoencoder,
-                          shipped_cards, shipped_workbench)
+from ui.display import image_row
+from ui.entry import start_page
+from ui.models import active_card, active_ref, card_for, label, model_refs, require_decoder, workbench_for
 
-st.title("Corrupt & reconstruct")
-bench = active_workbench()
-require_autoencoder(bench)
+start_page("pages/reconstruct.py")
+bench = require_decoder()
 
 controls, view = st.columns([1, 3])
 with controls:
@@ -56,20 +56,17 @@ with view:
 
 st.subheader("Noise sweep")
 st.caption("Mean SSIM against the corruption level: a denoising model (S3) degrades more slowly than a clean-trained one.")
-same_data = [f"shipped:{name}" for name, card in shipped_cards().items()
-             if card["dataset"] == active_card().get("dataset") and f"shipped:{name}" != active_key()]
-others = st.multiselect("Compare with", same_data,
-                        format_func=model_choices().get)
+others = st.multiselect("Compare with", [ref for ref in model_refs() if ref.shipped and ref != active_ref()
+                                          and card_for(ref).dataset == active_card().dataset
+                                          and card_for(ref).can_decode], format_func=label)
 sweep_kind = st.radio("Sweep", ["gaussian", "erasing"], horizontal=True)
 levels = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0]
 sweep_count = 500
 figure = go.Figure()
 with st.spinner("Sweeping..."):
-    for key, candidate in [(active_key(), bench)] + [(k, shipped_workbench(k.split(":", 1)[1])) for k in others]:
-        if not candidate.is_autoencoder:
-            continue
-        figure.add_scatter(x=levels, y=candidate.noise_sweep(sweep_kind, levels, sweep_count, seed),
-                           mode="lines+markers", name=model_choices()[key].split(" - ")[0])
+    for ref in [active_ref(), *others]:
+        figure.add_scatter(x=levels, y=workbench_for(ref).noise_sweep(sweep_kind, levels, sweep_count, seed),
+                           mode="lines+markers", name=card_for(ref).name)
 figure.update_layout(xaxis_title="sigma" if sweep_kind == "gaussian" else "erasing probability",
                      yaxis_title=f"mean SSIM ({sweep_count} test images)", height=380, margin=dict(t=20))
 st.plotly_chart(figure, width="stretch")

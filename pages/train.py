@@ -1,55 +1,120 @@
+from dataclasses import replace
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
-from explorer.checkpoint import Checkpoint, checkpoint_files, make_card
-from explorer.corruption import GaussianNoise, RandomErasing
-from explorer.datasets import list_datasets, load_dataset
-from explorer.evaluation import evaluate_reconstruction, evaluate_retrieval
-from explorer.models import create_model, list_models, model_info
-from explorer.training import SCHEDULES, TrainConfig, train, training_record
-from pages.common import USER_ERRORS, SessionModel, add_session_model, image_row, session_models, upload_checkpoint_form
+from explorer.card import ModelCard
+from explorer.checkpoint import checkpoint_files
+from explorer.datasets import dataset_info, list_datasets
+from explorer.errors import USER_ERRORS
+from explorer.jobs import JobState
+from explorer.models import list_models
+from explorer.runs import QUICK_METRIC_STEPS, S3_CORRUPTIONS, SEED_PRESETS, TrainingRequest, quick_variant
+from explorer.training import SCHEDULES
+from ui.display import image_row
+from ui.entry import start_page
+from ui.jobs import POLL_SECONDS, my_job, status_line, submit
+from ui.models import session_models
+from ui.upload import upload_checkpoint_form
 
-st.title("Train a model")
-models = {info.model_id: info for info in list_models()}
+start_page("pages/train.py")
+MODELS = {info.model_id: info for info in list_models()}
+DATASETS = {info.name: info for info in list_datasets()}
+NOISE_KINDS = {"None": None, "Gaussian": "gaussian", "Random erasing": "erasing"}
+SUBSETS = [500, 1000, 2000, 5000, 10000, 20000, "all"]
+
+
+def apply(request: TrainingRequest) -> None:
+    """Fill every control from a request; ``None`` settings take the model's recipe."""
+    config = request.config()
+    kind, _, level = (request.noise or "").partition(":")
+    st.session_state.update({
+        "train_model": request.model, "train_dataset": request.dataset,
+        "train_subset": request.subset or "all", "train_epochs": config.epochs, "train_batch": config.batch_size,
+        "train_lr": config.learning_rate, "train_decay": config.weight_decay, "train_schedule": config.schedule,
+        "train_bf16": config.precision == "bf16", "train_flip": config.flip,
+        "train_noise": next(name for name, value in NOISE_KINDS.items() if value == (kind or None)),
+        "train_level": float(level) if level else 0.1, "train_classes": request.classes or 10,
+        "train_name": request.name or f"{request.model} on {request.dataset}"})
+
+
+def apply_preset() -> None:
+    request = SEED_PRESETS[st.session_state["train_preset"]]
+    if request.model == "s3-anello":
+        request = replace(request, noise=None if st.session_state["train_s3"] == "clean" else st.session_state["train_s3"])
+    apply(quick_variant(request) if st.session_state["train_quick"] else request)
+
+
+def apply_model_recipe() -> None:
+    apply(TrainingRequest(st.session_state["train_model"], st.session_state["train_dataset"],
+                          subset=None if st.session_state["train_subset"] == "all" else st.session_state["train_subset"]))
+
+
+if "train_model" not in st.session_state:
+    st.session_state.update(train_preset=next(iter(SEED_PRESETS)), train_quick=True, train_s3="gaussian:0.1",
+                            train_seed=0)
+    apply(quick_variant(TrainingRequest("s4-conv-392", "digits")))
+
+with st.expander("Reproduce a seed in one click", expanded=True):
+    preset_columns = st.columns([3, 2, 1])
+    preset_columns[0].selectbox("Seed experiment", list(SEED_PRESETS), key="train_preset")
+    preset_columns[1].selectbox("S3 corruption", S3_CORRUPTIONS, key="train_s3",
+                                disabled="S3" not in st.session_state["train_preset"])
+    preset_columns[2].toggle("Quick", key="train_quick", help="2,000 images and at most 3 epochs, for a lesson")
+    st.button("Fill the form with this experiment", on_click=apply_preset)
+
 left, right = st.columns(2)
 with left:
-    model_id = st.selectbox("Model", list(models), format_func=lambda m: f"{models[m].seed or 'ours'} · {m}")
-    st.caption(models[model_id].description)
-    datasets = {info.name: info for info in list_datasets()}
-    dataset = st.selectbox("Dataset", list(datasets), format_func=lambda d: f"{d} - {datasets[d].description}")
-    csv_files = {}
-    if dataset == "sign-mnist":
-        csv_files["train_csv"] = st.file_uploader("sign_mnist_train.csv", type=["csv"])
-        csv_files["test_csv"] = st.file_uploader("sign_mnist_test.csv", type=["csv"])
-    recipe = models[model_id].recipe
-    subset = st.select_slider("Training images (quick runs use fewer)", [500, 1000, 2000, 5000, 10000, 20000, "all"], 2000)
+    model_id = st.selectbox("Model", list(MODELS), key="train_model", on_change=apply_model_recipe,
+                            format_func=lambda m: f"{MODELS[m].seed or 'ours'} · {m}")
+    st.caption(MODELS[model_id].description)
+    dataset = st.selectbox("Dataset", list(DATASETS), key="train_dataset",
+                           format_func=lambda d: f"{d} - {DATASETS[d].description}")
+    located = dataset_info(dataset).locate()
+    sources = {}
+    if dataset == "sign-mnist" and located is None:
+        st.info("Sign Language MNIST is not in data/sign-mnist/ here: upload the two Kaggle CSV files.")
+        uploads = {"train_csv": st.file_uploader("sign_mnist_train.csv", type=["csv"]),
+                   "test_csv": st.file_uploader("sign_mnist_test.csv", type=["csv"])}
+        sources = {key: upload.getvalue() for key, upload in uploads.items() if upload is not None}
+    elif located is None:
+        st.warning(f"{dataset} is not on this machine; training will try to download it.")
+    else:
+        st.caption(f"Found: {located}")
+    subset = st.select_slider("Training images (quick runs use fewer)", SUBSETS, key="train_subset")
+    if MODELS[model_id].recipe.loss == "anchor-positive":
+        classes = st.radio("Classes (S2: the first 4, 7 or 10)", [4, 7, 10], key="train_classes", horizontal=True)
+    else:
+        classes = None
 with right:
-    epochs = st.number_input("Epochs", 1, 200, min(recipe.epochs, 5))
-    batch_size = st.number_input("Batch size" + (" (classes per batch)" if recipe.loss == "anchor-positive" else ""),
-                                 1, 1024, recipe.batch_size, disabled=recipe.loss == "anchor-positive")
-    learning_rate = st.number_input("Learning rate", 1e-5, 1.0, recipe.learning_rate, format="%.5f")
-    weight_decay = st.number_input("Weight decay", 0.0, 1.0, recipe.weight_decay, format="%.3f",
+    epochs = st.number_input("Epochs", 1, 200, key="train_epochs")
+    metric_learning = MODELS[model_id].recipe.loss == "anchor-positive"
+    batch_size = st.number_input("Batch size" + (" (one anchor and positive per class)" if metric_learning else ""),
+                                 1, 1024, key="train_batch", disabled=metric_learning)
+    learning_rate = st.number_input("Learning rate", 1e-5, 1.0, key="train_lr", format="%.5f")
+    weight_decay = st.number_input("Weight decay", 0.0, 1.0, key="train_decay", format="%.3f",
                                    help="Above zero trains with AdamW: weights shrink unless the data keeps them")
-    schedule = st.radio("Learning-rate schedule", SCHEDULES, SCHEDULES.index(recipe.schedule), horizontal=True,
+    schedule = st.radio("Learning-rate schedule", SCHEDULES, key="train_schedule", horizontal=True,
                         help="one-cycle warms up to the learning rate, then anneals it to nearly zero by the last epoch")
-    bf16 = st.toggle("bf16 forward pass", help="About 1.5x faster training steps on CPUs with AVX-512 BF16 and on "
-                     "recent GPUs; slower on CPUs without it. Weights and losses stay float32.")
-    flip = st.toggle("Mirror half of each batch", recipe.flip,
+    bf16 = st.toggle("bf16 forward pass", key="train_bf16", help="About 1.5x faster training steps on CPUs with "
+                     "AVX-512 BF16 and on recent GPUs; slower on CPUs without it. Weights and losses stay float32.")
+    flip = st.toggle("Mirror half of each batch", key="train_flip",
                      help="Left-right mirroring: more varied training images, so the model memorises less")
-    noise = st.radio("Denoising corruption (inputs only)", ["None", "Gaussian", "Random erasing"], horizontal=True)
-    noise_level = st.slider("Sigma or erasing probability", 0.0, 1.0, 0.1 if noise == "Gaussian" else 0.5, 0.01,
+    noise = st.radio("Denoising corruption (inputs only)", list(NOISE_KINDS), key="train_noise", horizontal=True)
+    noise_level = st.slider("Sigma or erasing probability", 0.0, 1.0, key="train_level", step=0.01,
                             disabled=noise == "None")
-    seed = st.number_input("Seed", 0, 10_000, 0)
-    name = st.text_input("Name", f"{model_id} on {dataset}")
+    seed = st.number_input("Seed", 0, 10_000, key="train_seed")
+    name = st.text_input("Name", key="train_name")
 
-corruption = {"None": None, "Gaussian": GaussianNoise(noise_level), "Random erasing": RandomErasing(noise_level)}[noise]
-start = st.button("Train", type="primary")
-stop_area = st.empty()
-progress = st.progress(0.0, "Ready")
-chart_area, samples_area = st.columns([3, 2])
-chart_slot, samples_slot = chart_area.empty(), samples_area.empty()
+request = TrainingRequest(
+    model=model_id, dataset=dataset,
+    settings=dict(epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(learning_rate), schedule=schedule,
+                  precision="bf16" if bf16 else "fp32", flip=flip, weight_decay=float(weight_decay),
+                  **({"steps_per_epoch": QUICK_METRIC_STEPS} if metric_learning else {})),
+    noise=f"{NOISE_KINDS[noise]}:{noise_level:g}" if NOISE_KINDS[noise] else None,
+    subset=None if subset == "all" else int(subset), classes=classes, seed=int(seed), name=name.strip() or None,
+    sources=sources)
 
 
 def loss_figure(history: list[dict]) -> go.Figure:
@@ -66,87 +131,51 @@ def loss_figure(history: list[dict]) -> go.Figure:
     return figure
 
 
-def stop_requested() -> bool:
-    return st.session_state.get("stop_training", False)
+def watch_run() -> None:
+    """The running job's progress, refreshed without blocking the page; Stop and Cancel act at once."""
+    job = my_job()
+    job.seen()
+    if not job.state.active:
+        st.rerun()
+    st.info(status_line(job))
+    st.progress(job.progress.fraction)
+    buttons = st.columns(2)
+    buttons[0].button("Stop (keeps the best weights so far)", on_click=job.stop, disabled=job.state is JobState.QUEUED)
+    buttons[1].button("Cancel (discards the run)", on_click=job.cancel)
+    chart, samples = st.columns([3, 2])
+    if job.progress.history:
+        chart.plotly_chart(loss_figure(list(job.progress.history)), width="stretch")
+    if job.progress.samples is not None:
+        with samples:
+            st.caption(f"Validation images and reconstructions after epoch {job.progress.history[-1]['epoch']}")
+            image_row(job.progress.samples[0], width=56)
+            image_row(job.progress.samples[1], width=56)
 
 
-if start:
-    st.session_state["stop_training"] = False
-    try:
-        if dataset == "sign-mnist" and not all(csv_files.values()):
-            raise ValueError("upload both Sign Language MNIST CSV files (train and test) first")
-        sources = {key: file.getvalue() for key, file in csv_files.items()}
-        splits = load_dataset(dataset, seed=seed, **sources).subset(None if subset == "all" else int(subset), seed=seed)
-        channels, size, _ = splits.image_shape
-        torch.manual_seed(seed)
-        model = create_model(model_id, channels=channels, size=size)
-        config = TrainConfig.from_recipe(model_info(model_id), epochs=int(epochs), batch_size=int(batch_size),
-                                         learning_rate=float(learning_rate), weight_decay=float(weight_decay),
-                                         schedule=schedule, precision="bf16" if bf16 else "fp32", flip=flip,
-                                         corruption=corruption,
-                                         seed=int(seed), steps_per_epoch=200)
-        config.validate()
-    except USER_ERRORS as error:
-        st.error(f"Cannot start training: {error}")
-        st.stop()
-    stop_area.button("Stop (keeps the best weights so far)", on_click=lambda: st.session_state.update(stop_training=True))
-    history = []
-    preview = splits.val.take(range(min(6, len(splits.val)))).as_tensor()
-
-    def on_step(report) -> None:
-        done = ((report.epoch - 1) + report.step / report.steps) / config.epochs
-        progress.progress(min(done, 1.0), f"epoch {report.epoch}/{config.epochs}, step {report.step}/{report.steps}, "
-                                          f"loss {report.loss:.4f}")
-
-    def on_epoch(report) -> None:
-        history.append(vars(report))
-        chart_slot.plotly_chart(loss_figure(history), width="stretch", key=f"loss-{report.epoch}")
-        if hasattr(model, "decode"):
-            with torch.no_grad():
-                model.eval()
-                outputs = model(preview.to(next(model.parameters()).device)).cpu()
-                model.train()
-            with samples_slot.container():
-                st.caption(f"Validation images and reconstructions after epoch {report.epoch}")
-                image_row(preview, width=56)
-                image_row(outputs, width=56)
-
-    result = train(model, splits, config, on_step=on_step, on_epoch=on_epoch, should_stop=stop_requested)
-    stop_area.empty()
-    if result.failed or not result.history:
-        st.error(f"Training failed: {result.stop_reason}. Nothing was kept; the active model is unchanged.")
-        st.stop()
-    progress.progress(1.0, f"{result.stop_reason}; best epoch {result.best_epoch} ({result.seconds:.0f} s)")
-    info = model_info(model_id)
-    if info.is_autoencoder:
-        metrics = {"test": {"clean": evaluate_reconstruction(model, splits.test)}}
-    else:
-        metrics = {"retrieval_accuracy": {str(len(splits.class_names)):
-                                          evaluate_retrieval(model, splits.test, len(splits.class_names))[0]}}
-    card = make_card(model, name=name, seed_system=info.seed, dataset=dataset, description=info.description,
-                     class_names=list(splits.class_names), corruption=corruption.describe() if corruption else None,
-                     split={"subset": subset, "train": len(splits.train), "val": len(splits.val), "test": len(splits.test)},
-                     training=training_record(config, result),
-                     history=[vars(h) for h in result.history], metrics=metrics)
-    add_session_model(name, SessionModel(Checkpoint(model.cpu().eval(), card), splits.test, splits.class_names))
-    st.session_state["last_trained"] = name
-    st.rerun()
+job = my_job()
+if job is not None and job.state.active:
+    st.fragment(watch_run, run_every=POLL_SECONDS)()
+else:
+    if st.button("Train", type="primary"):
+        try:
+            request.config().validate()
+            submit(request)
+        except USER_ERRORS as error:
+            st.error(f"Cannot start training: {error}")
+        else:
+            st.rerun()
+    if job is not None and job.state in (JobState.FAILED, JobState.CANCELLED):
+        (st.error if job.state is JobState.FAILED else st.warning)(f"{job.message} The active model is unchanged.")
 
 last = st.session_state.get("last_trained")
-if last and last in session_models():
+if last in session_models():
     trained = session_models()[last]
-    card = trained.checkpoint.card
-    st.success(f"**{last}** is trained and is now the active model ({card['training']['stop_reason']}).")
-    chart_slot.plotly_chart(loss_figure(card["history"]), width="stretch")
-    metrics = card["metrics"]
-    if "test" in metrics:
-        clean = metrics["test"]["clean"]
-        st.write(f"Test ({clean['images']:,} images): SSIM **{clean['ssim']:.3f}**, MSE {clean['mse']:.4f}, "
-                 f"PSNR {clean['psnr']:.2f} dB")
-    else:
-        st.write("Test retrieval accuracy: " + ", ".join(f"{k} classes {v:.1%}" for k, v in metrics["retrieval_accuracy"].items()))
-    weights_data, card_data = checkpoint_files(trained.checkpoint.model, card)
-    stem = last.replace(" ", "-").replace("/", "-")
+    card = ModelCard(trained.checkpoint.card)
+    st.success(f"**{card.name}** is trained and is now the active model ({card.training['stop_reason']}).")
+    st.plotly_chart(loss_figure(card.history), width="stretch")
+    st.write(f"Test: {card.headline()} · re-run from a terminal: `{card.data['command']}`")
+    weights_data, card_data = checkpoint_files(trained.checkpoint.model, card.data)
+    stem = card.name.replace(" ", "-").replace("/", "-")
     download = st.columns(2)
     download[0].download_button("Download weights (.safetensors)", weights_data, f"{stem}.safetensors")
     download[1].download_button("Download model card (.json)", card_data, f"{stem}.json")

@@ -1,16 +1,18 @@
 """Every page through Streamlit's AppTest: renders, reacts to its controls, trains, uploads, isolates sessions."""
 import json
+import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from explorer.card import ModelRef
 from explorer.checkpoint import checkpoint_paths, make_card, save_checkpoint
 from explorer.models import create_model
+from ui.page_table import PAGES
+from ui.resources import job_queue
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-PAGES = ["pages/home.py", "pages/reconstruct.py", "pages/latent.py", "pages/similarity.py",
-         "pages/experiments.py", "pages/train.py"]
 
 
 def open_page(page: str = "pages/home.py") -> AppTest:
@@ -36,11 +38,11 @@ def assert_clean(app: AppTest) -> None:
     assert not app.error, [e.value for e in app.error]
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_every_page_renders_on_the_default_model(page):
-    app = open_page(page)
+@pytest.mark.parametrize("spec", PAGES, ids=[spec.url_path or "home" for spec in PAGES])
+def test_every_page_renders_on_the_default_model(spec):
+    app = open_page(spec.path)
     assert_clean(app)
-    assert app.title, "every page has a title"
+    assert [title.value for title in app.title] == [spec.heading]
 
 
 def test_first_screen_shows_a_pretrained_model_with_its_figures():
@@ -103,15 +105,27 @@ def _train_tiny(app: AppTest, every_option: bool = False) -> AppTest:
     by_label(app.toggle, "Mirror half of each batch").set_value(every_option)
     by_label(app.number_input, "Weight decay").set_value(0.01 if every_option else 0.0)
     by_label(app.button, "Train").click().run()
-    return app
+    return finish_run(app)
+
+
+def finish_run(app: AppTest, timeout: float = 240) -> AppTest:
+    """Wait for this session's background run to end, then rerun the page as its poll would."""
+    job = job_queue().job_of(app.session_state["session_id"])
+    deadline = time.monotonic() + timeout
+    while job.state.active and time.monotonic() < deadline:
+        job.seen()
+        time.sleep(0.2)
+    return app.run()
 
 
 def test_tiny_training_run_becomes_the_active_model():
     app = _train_tiny(open_page("pages/train.py"), every_option=True)
     assert_clean(app)
-    assert app.session_state["active_model"] == "session:tiny digits"
-    training = app.session_state["session_models"]["tiny digits"].checkpoint.card["training"]
+    assert app.session_state["active_model"] == ModelRef("trained", "tiny digits")
+    card = app.session_state["session_models"][ModelRef("trained", "tiny digits")].checkpoint.card
+    training = card["training"]
     assert training["precision"] == "bf16" and training["flip"] is True and training["weight_decay"] == 0.01
+    assert card["command"].startswith("python -m explorer train --model s4-conv-392 --dataset digits")
     assert any("is trained and is now the active model" in s.value for s in app.success)
     assert [b.label for b in app.get("download_button")][:2] == ["Download weights (.safetensors)", "Download model card (.json)"]
 
@@ -123,7 +137,7 @@ def test_sessions_are_isolated():
     other.run()
     assert other.session_state["active_model"] == before
     assert other.session_state["session_models"] == {}
-    assert "tiny digits" in trainer.session_state["session_models"]
+    assert ModelRef("trained", "tiny digits") in trainer.session_state["session_models"]
 
 
 @pytest.fixture
@@ -143,7 +157,7 @@ def _upload(app: AppTest, weights: bytes, card: bytes) -> AppTest:
 def test_good_upload_becomes_active(checkpoint_files):
     app = _upload(open_page("pages/train.py"), *checkpoint_files)
     assert_clean(app)
-    assert app.session_state["active_model"] == "session:uploaded s4"
+    assert app.session_state["active_model"] == ModelRef("uploaded", "uploaded s4")
 
 
 @pytest.mark.parametrize("breakage, message", [

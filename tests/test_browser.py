@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from ui.page_table import PAGES
 from bench.browser import CHROMIUM, MAP, ROOT, chromium_page, lasso, running_app, wait_for_gallery, wait_until_idle
 
 ARTIFACTS = ROOT / "test-artifacts"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (.ci/run installs it)")
-PAGES = {"": "Latent-space explorer", "reconstruct": "Corrupt & reconstruct", "latent": "Latent space",
-         "similarity": "Similarity search", "experiments": "Experiments", "train": "Train a model"}
 
 
 @pytest.fixture(scope="module")
@@ -27,12 +26,12 @@ def page():
         yield browser_page
 
 
-@pytest.mark.parametrize("path", list(PAGES))
-def test_page_renders_without_exception(app_url, page, path):
-    page.goto(f"{app_url}/{path}")
+@pytest.mark.parametrize("spec", PAGES, ids=[spec.url_path or "home" for spec in PAGES])
+def test_page_renders_without_exception(app_url, page, spec):
+    page.goto(f"{app_url}/{spec.url_path}")
     wait_until_idle(page)
-    page.screenshot(path=str(ARTIFACTS / f"page-{path or 'home'}.png"), full_page=True)
-    assert page.locator("[data-testid='stMain'] h1").first.inner_text().startswith(PAGES[path])
+    page.screenshot(path=str(ARTIFACTS / f"page-{spec.url_path or 'home'}.png"), full_page=True)
+    assert page.locator("[data-testid='stMain'] h1").first.inner_text() == spec.heading
     assert page.locator("[data-testid='stException']").count() == 0
     assert page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").count() >= 1
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from explorer.checkpoint import load_checkpoint, make_card, save_checkpoint
-from explorer.models import ModelConfigError, create_model, latent_size, list_models, pick_device
+from explorer.models import ModelConfigError, create_model, latent_size, list_models, model_info, pick_device
 from explorer.training import LOSSES, anchor_positive_loss
 
 MODEL_IDS = [info.model_id for info in list_models()]
@@ -22,7 +22,7 @@ def test_shapes(model_id):
     images = torch.rand(3, 1, 28, 28)
     latents = model.encode(images)
     assert latents.shape == (3, LATENTS[model_id]) == (3, latent_size(model))
-    if hasattr(model, "decode"):
+    if model_info(model_id).is_autoencoder:
         output = model.decode(latents)
         assert output.shape == images.shape and 0 <= output.min() and output.max() <= 1
     else:
@@ -35,7 +35,7 @@ def test_a_few_steps_lower_the_loss(model_id):
     model = create_model(model_id)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     images = torch.rand(20, 1, 28, 28) * (torch.arange(28) / 28)
-    if hasattr(model, "decode"):
+    if model_info(model_id).is_autoencoder:
         compute = lambda: LOSSES["mse"](model(images), images)
     else:
         compute = lambda: anchor_positive_loss(model, images[:10], images[:10] + 0.05 * torch.randn(10, 1, 28, 28))
@@ -79,5 +79,8 @@ def test_s3_latent_size_is_a_parameter():
     assert latent_size(create_model("s3-anello", latent_dim=16)) == 16
 
 
-def test_device_is_picked_not_assumed():
-    assert pick_device().type in ("cpu", "cuda", "mps")
+@pytest.mark.parametrize("cuda, mps, expected", [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")])
+def test_device_is_picked_not_assumed(monkeypatch, cuda, mps, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert pick_device().type == expected

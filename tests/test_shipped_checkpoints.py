@@ -5,18 +5,17 @@ from pathlib import Path
 
 import pytest
 
-from explorer.checkpoint import list_checkpoints, load_checkpoint
+from explorer.checkpoint import SHIPPED_FOLDER as SHIPPED, list_checkpoints, load_checkpoint
 from explorer.datasets import load_dataset
 from explorer.evaluation import CARD_SUBSET, evaluate_reconstruction, evaluate_retrieval
 from explorer.models import list_models
-from explorer.workbench import SHIPPED
 
 CHECKPOINTS = list_checkpoints(SHIPPED)
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_a_checkpoint_for_every_model_and_under_40_mb():
-    shipped_models = {load_checkpoint(path).model_id for path in CHECKPOINTS}
+    shipped_models = {load_checkpoint(path).card["model"] for path in CHECKPOINTS}
     assert shipped_models == {info.model_id for info in list_models()}
     assert sum(f.stat().st_size for f in SHIPPED.iterdir()) < 40 * 2 ** 20
 

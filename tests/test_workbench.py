@@ -6,7 +6,7 @@ from explorer.corruption import GaussianNoise
 from explorer.datasets import load_dataset
 from explorer.metrics import reconstruction_scores, ssim
 from explorer.models import create_model
-from explorer.training import encode_all, reconstruct_all
+from explorer.inference import encode_all, reconstruct_all
 from explorer.workbench import Workbench
 
 

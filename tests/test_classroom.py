@@ -1,0 +1,81 @@
+"""A class in a real browser: many sessions open a fresh server at once; training runs in the background,
+survive navigation, stop with a model, and wait their turn. Screenshots land in test-artifacts/."""
+from pathlib import Path
+
+import pytest
+
+from bench.browser import CHROMIUM, ROOT, browser_contexts, running_app, wait_until_idle
+
+ARTIFACTS = ROOT / "test-artifacts"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (.ci/run installs it)")
+EXCEPTION = "[data-testid='stException']"
+SIDEBAR_MODEL = "[data-testid='stSidebar'] [data-testid='stSelectbox']"
+
+
+def test_a_class_opening_a_fresh_server_at_once_sees_no_exception():
+    ARTIFACTS.mkdir(exist_ok=True)
+    paths = ["", "latent", "", "reconstruct", "", "latent"]
+    with running_app() as (url, _), browser_contexts(len(paths)) as pages:
+        for page, path in zip(pages, paths):
+            page.goto(f"{url}/{path}", wait_until="commit")
+        for number, (page, path) in enumerate(zip(pages, paths)):
+            wait_until_idle(page, timeout_ms=240_000)
+            page.screenshot(path=str(ARTIFACTS / f"class-{number}-{path or 'home'}.png"))
+            assert page.locator(EXCEPTION).count() == 0, page.locator(EXCEPTION).first.inner_text()
+            assert page.locator(SIDEBAR_MODEL).count() == 1, "every student sees the shared sidebar"
+        expected = {"": "Latent-space explorer", "latent": "Latent space", "reconstruct": "Corrupt & reconstruct"}
+        assert [page.locator("[data-testid='stMain'] h1").first.inner_text() for page in pages] == [
+            expected[path] for path in paths]
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    ARTIFACTS.mkdir(exist_ok=True)
+    with running_app() as (url, _):
+        yield url
+
+
+def start_long_run(page, url: str, name: str) -> None:
+    """A 200-epoch run on the digits: long enough to press buttons while it trains."""
+    page.goto(f"{url}/train")
+    wait_until_idle(page)
+    page.get_by_label("Epochs").fill("200")
+    page.get_by_label("Epochs").press("Enter")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Name").press("Enter")
+    wait_until_idle(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+
+
+def test_stop_keeps_a_model_and_a_run_survives_leaving_the_page(app_url):
+    with browser_contexts(1) as (page,):
+        start_long_run(page, app_url, "stopped digits")
+        page.get_by_text("epoch 2/200").first.wait_for(timeout=120_000)
+        page.goto(f"{app_url}/latent")
+        wait_until_idle(page, quiet_seconds=0.5)
+        page.get_by_text("stopped digits").first.wait_for(timeout=30_000)  # the sidebar shows the run
+        page.goto(f"{app_url}/train")
+        page.get_by_text("epoch").first.wait_for(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "training-running.png"), full_page=True)
+        page.get_by_role("button", name="Stop (keeps the best weights so far)").click()
+        page.get_by_text("is trained and is now the active model").wait_for(timeout=120_000)
+        page.screenshot(path=str(ARTIFACTS / "training-stopped.png"), full_page=True)
+        assert "stopped by the user" in page.locator("[data-testid='stMain']").inner_text()
+        assert "stopped digits" in page.locator(SIDEBAR_MODEL).inner_text()
+        assert page.locator(EXCEPTION).count() == 0
+
+
+def test_a_second_students_run_waits_its_turn_then_trains(app_url):
+    with browser_contexts(2) as (first, second):
+        start_long_run(first, app_url, "first run")
+        first.get_by_text("epoch 1/200").first.wait_for(timeout=120_000)
+        start_long_run(second, app_url, "second run")
+        second.get_by_text("waits for its turn: 0 run(s) ahead").first.wait_for(timeout=60_000)
+        second.screenshot(path=str(ARTIFACTS / "training-queued.png"), full_page=True)
+        assert "second run" not in first.locator("[data-testid='stMain']").inner_text(), "sessions stay isolated"
+        first.get_by_role("button", name="Cancel (discards the run)").click()
+        second.get_by_text("epoch 1/200").first.wait_for(timeout=120_000)
+        second.get_by_role("button", name="Cancel (discards the run)").click()
+        first.get_by_text("Cancelled").first.wait_for(timeout=60_000)
+        for page in (first, second):
+            assert page.locator(EXCEPTION).count() == 0

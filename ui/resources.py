@@ -1,0 +1,54 @@
+"""Read-only objects shared by every session, cached at the boundary where they are loaded.
+
+``st.cache_resource`` holds a lock per key, so a class opening the app at once loads each model and
+dataset once. Nothing here is ever modified by a session: per-user models live in ``ui.models``.
+"""
+from __future__ import annotations
+
+import threading
+
+import streamlit as st
+
+from explorer.checkpoint import load_shipped, shipped_cards
+from explorer.datasets import ImageSet, dataset_info, load_dataset
+from explorer.jobs import JobQueue
+from explorer.projection import warm_up_umap
+from explorer.workbench import Workbench
+
+
+@st.cache_resource(show_spinner=False)
+def start_background_warm_up() -> threading.Thread:
+    """Compile (or load from numba's disk cache) UMAP's code once per server process, off the request path."""
+    thread = threading.Thread(target=warm_up_umap, name="umap-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+@st.cache_resource(show_spinner=False)
+def cards() -> dict[str, dict]:
+    return shipped_cards()
+
+
+@st.cache_resource(show_spinner="Loading the test images...")
+def test_split(dataset: str) -> ImageSet:
+    return load_dataset(dataset, need_train=False).test
+
+
+@st.cache_resource(show_spinner="Loading every image of the dataset...")
+def all_images(dataset: str) -> ImageSet:
+    return load_dataset(dataset).everything()
+
+
+@st.cache_resource(show_spinner="Loading the pretrained model...")
+def shipped_workbench(name: str, whole_dataset: bool = False) -> Workbench:
+    """A shipped model on its dataset's test split, or on all of its images (Fashion-MNIST: 70,000)."""
+    dataset = cards()[name]["dataset"]
+    if whole_dataset:
+        return Workbench(shipped_workbench(name).model, all_images(dataset), dataset_info(dataset).class_names)
+    return Workbench(load_shipped(name).model, test_split(dataset), dataset_info(dataset).class_names)
+
+
+@st.cache_resource(show_spinner=False)
+def job_queue() -> JobQueue:
+    """The server's one training queue: every session's runs wait their turn in it."""
+    return JobQueue()

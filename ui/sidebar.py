@@ -1,0 +1,21 @@
+"""The sidebar every page shares: the active model, its one-line description, checkpoint upload, a run's status."""
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer.models import model_info
+from ui.jobs import adopt_finished_job, render_sidebar_status
+from ui.models import active_card, choose_model_in_sidebar
+from ui.upload import upload_checkpoint_form
+
+
+def render_sidebar() -> None:
+    adopt_finished_job()
+    with st.sidebar:
+        choose_model_in_sidebar()
+        card = active_card()
+        info = model_info(card.model_id)
+        st.caption(f"**{info.seed or 'ours'}** · {info.description} · dataset **{card.dataset}**")
+        render_sidebar_status()
+        with st.expander("Upload a checkpoint"):
+            upload_checkpoint_form("sidebar")

@@ -1,0 +1,56 @@
+"""Uploads: a checkpoint (.safetensors + .json card) and a user's own image. Nothing uploaded is unpickled."""
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+from explorer.card import ModelCard, ModelRef
+from explorer.checkpoint import CheckpointError, load_checkpoint_bytes
+from explorer.datasets import dataset_info
+from explorer.errors import USER_ERRORS
+from explorer.images import image_from_upload
+from ui.models import SessionModel, add_session_model
+from ui.resources import test_split
+
+IMAGE_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
+
+
+def upload_checkpoint_form(where: str) -> None:
+    """A .safetensors file plus its .json card; refused uploads leave the active model as it was."""
+    weights = st.file_uploader("Weights (.safetensors)", type=["safetensors"], key=f"weights-{where}")
+    card_file = st.file_uploader("Model card (.json)", type=["json"], key=f"card-{where}")
+    if weights is None or card_file is None:
+        return
+    signature = (weights.file_id, card_file.file_id)
+    if st.session_state.get(f"uploaded-{where}") == signature:
+        return
+    try:
+        checkpoint = load_checkpoint_bytes(weights.getvalue(), card_file.getvalue(), weights.name)
+        card = ModelCard(checkpoint.card)
+        test = test_split(card.dataset)
+        config = checkpoint.model.config
+        wanted = (config["channels"], config["size"], config["size"])
+        if test.images.shape[1:] != wanted:
+            raise CheckpointError(f"{weights.name} was built for {'x'.join(map(str, wanted))} images but "
+                                  f"{card.dataset} has {'x'.join(map(str, test.images.shape[1:]))}")
+    except USER_ERRORS as error:
+        st.error(f"Upload refused: {error}. The active model is unchanged.")
+        return
+    st.session_state[f"uploaded-{where}"] = signature
+    name = checkpoint.card.get("name") or weights.name.removesuffix(".safetensors")
+    add_session_model(ModelRef("uploaded", name),
+                      SessionModel(checkpoint, test, dataset_info(card.dataset).class_names))
+    st.success(f"Loaded {name}; it is now the active model.")
+    st.rerun()
+
+
+def uploaded_image(label: str, channels: int, size: int) -> torch.Tensor | None:
+    """A user's picture converted to the dataset's form, or None (with a message) until there is a good one."""
+    upload = st.file_uploader(label, type=IMAGE_TYPES)
+    if upload is None:
+        return None
+    try:
+        return image_from_upload(upload.getvalue(), channels, size)
+    except USER_ERRORS as error:
+        st.error(f"{upload.name}: {error}. Try a PNG or JPEG.")
+        return None
