@@ -107,13 +107,20 @@ class TrainResult:
         return len(self.history)
 
 
+def _bce_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy that reports NaN outputs as a NaN loss (torch's raises), so a diverged run ends cleanly."""
+    if not torch.isfinite(output).all():
+        return output.sum() * float("nan")
+    return F.binary_cross_entropy(output, target)
+
+
 def _ssim_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(output, target) + (1.0 - ssim_map(output, target).mean())
 
 
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "mse": F.mse_loss,
-    "bce": F.binary_cross_entropy,
+    "bce": _bce_loss,
     "mse+ssim": _ssim_loss,
 }
 

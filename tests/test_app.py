@@ -130,14 +130,14 @@ def test_tiny_training_run_becomes_the_active_model():
     assert [b.label for b in app.get("download_button")][:2] == ["Download weights (.safetensors)", "Download model card (.json)"]
 
 
-def test_sessions_are_isolated():
-    trainer, other = open_page("pages/train.py"), open_page("pages/home.py")
-    before = other.session_state["active_model"]
+def test_a_session_sees_only_its_own_run_and_models():
+    trainer, other = open_page("pages/train.py"), open_page("pages/train.py")
     _train_tiny(trainer)
     other.run()
-    assert other.session_state["active_model"] == before
-    assert other.session_state["session_models"] == {}
+    assert job_queue().job_of(other.session_state["session_id"]) is None
+    assert ModelRef("trained", "tiny digits") not in other.session_state["session_models"]
     assert ModelRef("trained", "tiny digits") in trainer.session_state["session_models"]
+    assert not any("tiny digits" in s.value for s in other.success)
 
 
 @pytest.fixture
