@@ -50,6 +50,8 @@ def start_long_run(page, url: str, name: str) -> None:
 def test_stop_keeps_a_model_and_a_run_survives_leaving_the_page(app_url):
     with browser_contexts(1) as (page,):
         start_long_run(page, app_url, "stopped digits")
+        page.wait_for_timeout(20_000)
+        page.screenshot(path=str(ARTIFACTS / "training-debug.png"), full_page=True)
         page.get_by_text("epoch 2/200").first.wait_for(timeout=120_000)
         page.goto(f"{app_url}/latent")
         wait_until_idle(page, quiet_seconds=0.5)

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from explorer.projection import Projector
+from explorer.metrics import knn_accuracy
+from explorer.projection import Projector, exact_neighbours
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +27,7 @@ def test_nonlinear_maps_are_seeded_and_keep_clusters(blobs, method, params):
     first = Projector(method, params, random_state=3).fit_transform(latents)
     second = Projector(method, params, random_state=3).fit_transform(latents)
     assert first.shape == (300, 2) and np.allclose(first, second)
-    centres = np.array([first[labels == c].mean(0) for c in range(3)])
-    spread = max(first[labels == c].std() for c in range(3))
-    assert min(np.linalg.norm(centres[a] - centres[b]) for a in range(3) for b in range(a + 1, 3)) > 2 * spread
+    assert knn_accuracy(first, labels) > 0.98, "the three blobs stay three clusters on the map"
 
 
 def test_umap_inverse_and_tsne_has_none(blobs):
@@ -47,3 +46,21 @@ def test_umap_inverse_and_tsne_has_none(blobs):
 def test_bad_parameters(blobs, method, params, message):
     with pytest.raises(ValueError, match=message):
         Projector(method, params).fit_transform(blobs[0])
+
+
+def test_umap_neighbours_are_exact_and_start_with_the_point_itself(blobs):
+    latents, _ = blobs
+    indices, distances, _ = exact_neighbours(latents, 5)
+    brute = np.argsort(np.linalg.norm(latents[:, None] - latents[None], axis=2), axis=1, kind="stable")[:, :5]
+    assert np.array_equal(indices[:, 0], np.arange(len(latents))) and np.allclose(distances[:, 0], 0, atol=1e-3)
+    assert np.array_equal(np.sort(indices, axis=1), np.sort(brute, axis=1))
+
+
+def test_umap_places_no_new_points_but_pca_does(blobs):
+    latents, _ = blobs
+    umap, pca = Projector("umap", {"n_neighbors": 10}), Projector("pca")
+    umap.fit_transform(latents)
+    pca.fit_transform(latents)
+    assert pca.transform(latents[:3]).shape == (3, 2)
+    with pytest.raises(ValueError, match="use a PCA map"):
+        umap.transform(latents[:3])

@@ -5,23 +5,21 @@ dataset once. Nothing here is ever modified by a session: per-user models live i
 """
 from __future__ import annotations
 
-import threading
+import subprocess
 
 import streamlit as st
 
 from explorer.checkpoint import load_shipped, shipped_cards
 from explorer.datasets import ImageSet, dataset_info, load_dataset
 from explorer.jobs import JobQueue
-from explorer.projection import warm_up_umap
+from explorer.projection import warm_up_umap_elsewhere
 from explorer.workbench import Workbench
 
 
 @st.cache_resource(show_spinner=False)
-def start_background_warm_up() -> threading.Thread:
-    """Compile (or load from numba's disk cache) UMAP's code once per server process, off the request path."""
-    thread = threading.Thread(target=warm_up_umap, name="umap-warm-up", daemon=True)
-    thread.start()
-    return thread
+def start_background_warm_up() -> subprocess.Popen:
+    """Once per server process: a niced process makes sure UMAP's compiled code is in numba's disk cache."""
+    return warm_up_umap_elsewhere()
 
 
 @st.cache_resource(show_spinner=False)

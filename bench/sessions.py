@@ -1,0 +1,260 @@
+"""A class at once: N students against a real server, speaking Streamlit's websocket protocol.
+
+    python -m bench.sessions [--students 1 10 30] [--json FILE]
+
+On 2 cores, 30 Chromium sessions would cost more CPU than the server they test, so each simulated
+student is a websocket client that sends what a browser sends (rerun requests with page hashes and
+widget states, as the ``BackMsg`` protobufs the ``streamlit`` package ships) and times each
+interaction from request to ``script_finished``. One real Chromium session opens the Latent page
+beside them. Every N starts a fresh server, so the first pass is a cold start (numba, models and
+data loaded while the students wait) and the second pass measures interactions already cached.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bench.browser import MAP, chromium_page, running_app
+
+TIMEOUT_SECONDS = 600.0
+
+
+@dataclass
+class Interaction:
+    name: str
+    page: str | None = None  # url path of a page to open
+    widgets: dict = field(default_factory=dict)  # label -> value, as a user would set it
+    select_class: int | None = None  # lasso the points of one class on the map (a fragment rerun)
+
+
+LESSON = (
+    Interaction("open the start page", page=""),
+    Interaction("go to Latent space", page="latent"),
+    Interaction("switch the map to t-SNE", widgets={"Projection": "t-SNE"}),
+    Interaction("select a cluster on the map", select_class=7),
+    Interaction("open Corrupt & reconstruct", page="reconstruct"),
+    Interaction("move the noise slider", widgets={"Corruption": "Gaussian noise", "Gaussian sigma": 0.5}),
+    Interaction("open Experiments", page="experiments"),
+)
+FIRST_MAP_STEP = "go to Latent space"
+
+
+@dataclass
+class Widget:
+    kind: str
+    widget_id: str
+    fragment_id: str
+    spec: dict | None = None  # a plotly chart's figure, to read the points' customdata
+
+
+@dataclass
+class Timing:
+    student: int
+    step: str
+    attempt: int
+    seconds: float
+    finished_at: float
+    errors: list[str]
+
+
+class Student:
+    """One browser's worth of session: a websocket, the current page, the widgets it shows."""
+
+    def __init__(self, number: int, url: str):
+        self.number = number
+        self.url = url.replace("http://", "ws://") + "/_stcore/stream"
+        self.pages: dict[str, str] = {}
+        self.page_hash = ""
+        self.widgets: dict[str, Widget] = {}
+        self.states: dict[str, object] = {}
+
+    async def __aenter__(self) -> "Student":
+        import websockets
+
+        self.socket = await websockets.connect(self.url, subprotocols=["streamlit"], max_size=None)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.socket.close()
+
+    async def do(self, step: Interaction) -> tuple[float, list[str]]:
+        """Perform one interaction; seconds until the server finished the run, and any exceptions shown."""
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+
+        message = BackMsg()
+        state = message.rerun_script
+        if step.page is not None:
+            if self.pages:
+                self.page_hash = self.pages[step.page]
+            self.widgets, self.states = {}, {}
+            state.page_name = step.page
+        state.page_script_hash = self.page_hash
+        for label, value in step.widgets.items():
+            self.states[self.widgets[label].widget_id] = (self.widgets[label].kind, value)
+        if step.select_class is not None:
+            chart = self.widgets["map"]
+            self.states[chart.widget_id] = ("plotly", _selection_of_class(chart.spec, step.select_class))
+            state.fragment_id = chart.fragment_id
+        for widget_id, (kind, value) in self.states.items():
+            _write_state(state.widget_states.widgets.add(), widget_id, kind, value)
+        started = time.perf_counter()
+        await self.socket.send(message.SerializeToString())
+        errors = await self._read_until_finished()
+        return time.perf_counter() - started, errors
+
+    async def _read_until_finished(self) -> list[str]:
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        errors = []
+        while True:
+            reply = ForwardMsg()
+            reply.ParseFromString(await asyncio.wait_for(self.socket.recv(), TIMEOUT_SECONDS))
+            kind = reply.WhichOneof("type")
+            if kind == "navigation":
+                self.pages = {page.url_pathname: page.page_script_hash for page in reply.navigation.app_pages}
+                self.page_hash = reply.navigation.page_script_hash
+            elif kind == "delta" and reply.delta.WhichOneof("type") == "new_element":
+                errors += self._note_element(reply.delta.new_element, reply.delta.fragment_id)
+            elif kind == "script_finished" and reply.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                return errors
+
+    def _note_element(self, element, fragment_id: str) -> list[str]:
+        kind = element.WhichOneof("type")
+        if kind == "exception":
+            return [f"{element.exception.type}: {element.exception.message}"]
+        if kind == "plotly_chart" and element.plotly_chart.id:
+            self.widgets["map"] = Widget(kind, element.plotly_chart.id, fragment_id,
+                                         json.loads(element.plotly_chart.spec))
+        elif kind in ("radio", "slider"):
+            proto = getattr(element, kind)
+            self.widgets.setdefault(proto.label, Widget(kind, proto.id, fragment_id))
+        return []
+
+
+def _write_state(widget, widget_id: str, kind: str, value) -> None:
+    widget.id = widget_id
+    if kind == "slider":
+        widget.double_array_value.data[:] = [float(value)]
+    else:  # radio and plotly selections travel as strings
+        widget.string_value = value
+
+
+def _selection_of_class(spec: dict, trace_index: int) -> str:
+    """The selection event of a lasso around one class's points (each point's customdata[0] is its image)."""
+    trace = spec["data"][trace_index]
+    points = [{"customdata": list(row), "curve_number": trace_index, "point_index": i}
+              for i, row in enumerate(_customdata(trace))]
+    return json.dumps({"selection": {"points": points, "point_indices": [p["point_index"] for p in points],
+                                     "box": [], "lasso": []}})
+
+
+def _customdata(trace: dict) -> list:
+    """A trace's customdata rows; plotly sends a numpy array as base64 bytes with its dtype and shape."""
+    data = trace["customdata"]
+    if not isinstance(data, dict):
+        return data
+    values = np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"])
+    return values.reshape([int(n) for n in str(data.get("shape", len(values))).split(",")]).tolist()
+
+
+async def lesson(number: int, url: str, started: float, passes: int = 2) -> list[Timing]:
+    timings = []
+    async with Student(number, url) as student:
+        for attempt in range(passes):
+            for step in LESSON:
+                seconds, errors = await student.do(step)
+                timings.append(Timing(number, step.name, attempt, seconds, time.perf_counter() - started, errors))
+    return timings
+
+
+def _server_cpu_seconds(pid: int) -> float:
+    import os
+
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
+
+
+def _browser_first_map(url: str) -> float:
+    started = time.monotonic()
+    with chromium_page() as page:
+        page.goto(f"{url}/latent")
+        page.wait_for_selector(MAP, timeout=int(TIMEOUT_SECONDS * 1000))
+    return time.monotonic() - started
+
+
+async def _class(url: str, students: int) -> tuple[list[Timing], float]:
+    started = time.perf_counter()
+    browser = asyncio.get_running_loop().run_in_executor(None, _browser_first_map, url)
+    results = await asyncio.gather(*(lesson(number, url, started) for number in range(students)))
+    return [timing for result in results for timing in result], await browser
+
+
+def measure(students: int) -> dict:
+    """One lesson of ``students`` on a freshly started server."""
+    with running_app() as (url, server):
+        cpu_before = _server_cpu_seconds(server.pid)
+        timings, browser_first_map = asyncio.run(_class(url, students))
+        cpu = _server_cpu_seconds(server.pid) - cpu_before
+        peak = _peak_rss_mb(server.pid)
+    first_maps = [t.finished_at for t in timings if t.step == FIRST_MAP_STEP and t.attempt == 0]
+    cached = [t.seconds for t in timings if t.attempt == 1]
+    everything = [t.seconds for t in timings]
+    return {
+        "students": students, "errors": sum(len(t.errors) for t in timings),
+        "error_messages": sorted({e for t in timings for e in t.errors})[:5],
+        "p50_s": statistics.median(everything), "p95_s": _percentile(everything, 95),
+        "cached_p50_s": statistics.median(cached), "cached_p95_s": _percentile(cached, 95),
+        "last_first_map_s": max(first_maps), "browser_first_map_s": browser_first_map,
+        "peak_rss_mb": peak, "cpu_s_per_student": cpu / students,
+        "steps": {step.name: _percentile([t.seconds for t in timings if t.step == step.name and t.attempt == 1], 95)
+                  for step in LESSON},
+    }
+
+
+def _percentile(values: list[float], percent: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(percent / 100 * len(ordered) + 0.5) - 1))]
+
+
+def print_table(rows: list[dict]) -> None:
+    print(f"{'students':>8} {'errors':>6} {'p50 s':>7} {'p95 s':>7} {'cached p95 s':>13} "
+          f"{'last first map s':>17} {'browser map s':>13} {'peak RSS MB':>11} {'CPU s/student':>13}")
+    for row in rows:
+        print(f"{row['students']:>8} {row['errors']:>6} {row['p50_s']:>7.2f} {row['p95_s']:>7.2f} "
+              f"{row['cached_p95_s']:>13.2f} {row['last_first_map_s']:>17.1f} {row['browser_first_map_s']:>13.1f} "
+              f"{row['peak_rss_mb']:>11.0f} {row['cpu_s_per_student']:>13.2f}")
+    print("targets at 30: 0 errors; cached p95 <= 1.0 s; 30th student's first map <= 30 s; peak RSS <= 2,500 MB")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, nargs="+", default=[1, 10, 30])
+    parser.add_argument("--json")
+    args = parser.parse_args(argv)
+    rows = [measure(n) for n in args.students]
+    print_table(rows)
+    for row in rows:
+        if row["error_messages"]:
+            print(f"{row['students']} students, errors: {row['error_messages']}")
+    if args.json:
+        with open(args.json, "w") as file:
+            json.dump(rows, file, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
