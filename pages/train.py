@@ -25,18 +25,33 @@ NOISE_KINDS = {"None": None, "Gaussian": "gaussian", "Random erasing": "erasing"
 SUBSETS = [500, 1000, 2000, 5000, 10000, 20000, "all"]
 
 
+def form() -> dict:
+    """The form's values, kept outside the widgets: Streamlit forgets a widget's value while its page is
+    not drawn, and a student who watches a run from another page comes back to the same form."""
+    return st.session_state.setdefault("train_form", {})
+
+
+def remembered(key: str) -> str:
+    """A widget key whose value comes back from the form after Streamlit forgot it."""
+    if key not in st.session_state and key in form():
+        st.session_state[key] = form()[key]
+    return key
+
+
 def apply(request: TrainingRequest) -> None:
     """Fill every control from a request; ``None`` settings take the model's recipe."""
     config = request.config()
     kind, _, level = (request.noise or "").partition(":")
-    st.session_state.update({
+    values = {
         "train_model": request.model, "train_dataset": request.dataset,
         "train_subset": request.subset or "all", "train_epochs": config.epochs, "train_batch": config.batch_size,
         "train_lr": config.learning_rate, "train_decay": config.weight_decay, "train_schedule": config.schedule,
         "train_bf16": config.precision == "bf16", "train_flip": config.flip,
         "train_noise": next(name for name, value in NOISE_KINDS.items() if value == (kind or None)),
         "train_level": float(level) if level else 0.1, "train_classes": request.classes or 10,
-        "train_name": request.name or f"{request.model} on {request.dataset}"})
+        "train_name": request.name or f"{request.model} on {request.dataset}"}
+    form().update(values)
+    st.session_state.update(values)
 
 
 def apply_preset() -> None:
@@ -51,25 +66,24 @@ def apply_model_recipe() -> None:
                           subset=None if st.session_state["train_subset"] == "all" else st.session_state["train_subset"]))
 
 
-if "train_model" not in st.session_state:
-    st.session_state.update(train_preset=next(iter(SEED_PRESETS)), train_quick=True, train_s3="gaussian:0.1",
-                            train_seed=0)
+if not form():
+    form().update(train_preset=next(iter(SEED_PRESETS)), train_quick=True, train_s3="gaussian:0.1", train_seed=0)
     apply(quick_variant(TrainingRequest("s4-conv-392", "digits")))
 
 with st.expander("Reproduce a seed in one click", expanded=True):
     preset_columns = st.columns([3, 2, 1])
-    preset_columns[0].selectbox("Seed experiment", list(SEED_PRESETS), key="train_preset")
-    preset_columns[1].selectbox("S3 corruption", S3_CORRUPTIONS, key="train_s3",
+    preset_columns[0].selectbox("Seed experiment", list(SEED_PRESETS), key=remembered("train_preset"))
+    preset_columns[1].selectbox("S3 corruption", S3_CORRUPTIONS, key=remembered("train_s3"),
                                 disabled="S3" not in st.session_state["train_preset"])
-    preset_columns[2].toggle("Quick", key="train_quick", help="2,000 images and at most 3 epochs, for a lesson")
+    preset_columns[2].toggle("Quick", key=remembered("train_quick"), help="2,000 images and at most 3 epochs, for a lesson")
     st.button("Fill the form with this experiment", on_click=apply_preset)
 
 left, right = st.columns(2)
 with left:
-    model_id = st.selectbox("Model", list(MODELS), key="train_model", on_change=apply_model_recipe,
+    model_id = st.selectbox("Model", list(MODELS), key=remembered("train_model"), on_change=apply_model_recipe,
                             format_func=lambda m: f"{MODELS[m].seed or 'ours'} · {m}")
     st.caption(MODELS[model_id].description)
-    dataset = st.selectbox("Dataset", list(DATASETS), key="train_dataset",
+    dataset = st.selectbox("Dataset", list(DATASETS), key=remembered("train_dataset"),
                            format_func=lambda d: f"{d} - {DATASETS[d].description}")
     located = dataset_info(dataset).locate()
     sources = {}
@@ -82,31 +96,32 @@ with left:
         st.warning(f"{dataset} is not on this machine; training will try to download it.")
     else:
         st.caption(f"Found: {located}")
-    subset = st.select_slider("Training images (quick runs use fewer)", SUBSETS, key="train_subset")
+    subset = st.select_slider("Training images (quick runs use fewer)", SUBSETS, key=remembered("train_subset"))
     if MODELS[model_id].recipe.loss == "anchor-positive":
-        classes = st.radio("Classes (S2: the first 4, 7 or 10)", [4, 7, 10], key="train_classes", horizontal=True)
+        classes = st.radio("Classes (S2: the first 4, 7 or 10)", [4, 7, 10], key=remembered("train_classes"), horizontal=True)
     else:
         classes = None
 with right:
-    epochs = st.number_input("Epochs", 1, 200, key="train_epochs")
+    epochs = st.number_input("Epochs", 1, 200, key=remembered("train_epochs"))
     metric_learning = MODELS[model_id].recipe.loss == "anchor-positive"
     batch_size = st.number_input("Batch size" + (" (one anchor and positive per class)" if metric_learning else ""),
-                                 1, 1024, key="train_batch", disabled=metric_learning)
-    learning_rate = st.number_input("Learning rate", 1e-5, 1.0, key="train_lr", format="%.5f")
-    weight_decay = st.number_input("Weight decay", 0.0, 1.0, key="train_decay", format="%.3f",
+                                 1, 1024, key=remembered("train_batch"), disabled=metric_learning)
+    learning_rate = st.number_input("Learning rate", 1e-5, 1.0, key=remembered("train_lr"), format="%.5f")
+    weight_decay = st.number_input("Weight decay", 0.0, 1.0, key=remembered("train_decay"), format="%.3f",
                                    help="Above zero trains with AdamW: weights shrink unless the data keeps them")
-    schedule = st.radio("Learning-rate schedule", SCHEDULES, key="train_schedule", horizontal=True,
+    schedule = st.radio("Learning-rate schedule", SCHEDULES, key=remembered("train_schedule"), horizontal=True,
                         help="one-cycle warms up to the learning rate, then anneals it to nearly zero by the last epoch")
-    bf16 = st.toggle("bf16 forward pass", key="train_bf16", help="About 1.5x faster training steps on CPUs with "
+    bf16 = st.toggle("bf16 forward pass", key=remembered("train_bf16"), help="About 1.5x faster training steps on CPUs with "
                      "AVX-512 BF16 and on recent GPUs; slower on CPUs without it. Weights and losses stay float32.")
-    flip = st.toggle("Mirror half of each batch", key="train_flip",
+    flip = st.toggle("Mirror half of each batch", key=remembered("train_flip"),
                      help="Left-right mirroring: more varied training images, so the model memorises less")
-    noise = st.radio("Denoising corruption (inputs only)", list(NOISE_KINDS), key="train_noise", horizontal=True)
-    noise_level = st.slider("Sigma or erasing probability", 0.0, 1.0, key="train_level", step=0.01,
+    noise = st.radio("Denoising corruption (inputs only)", list(NOISE_KINDS), key=remembered("train_noise"), horizontal=True)
+    noise_level = st.slider("Sigma or erasing probability", 0.0, 1.0, key=remembered("train_level"), step=0.01,
                             disabled=noise == "None")
-    seed = st.number_input("Seed", 0, 10_000, key="train_seed")
-    name = st.text_input("Name", key="train_name")
+    seed = st.number_input("Seed", 0, 10_000, key=remembered("train_seed"))
+    name = st.text_input("Name", key=remembered("train_name"))
 
+form().update({key: st.session_state[key] for key in form() if key in st.session_state})
 request = TrainingRequest(
     model=model_id, dataset=dataset,
     settings=dict(epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(learning_rate), schedule=schedule,
@@ -127,7 +142,7 @@ def loss_figure(history: list[dict]) -> go.Figure:
         figure.add_scatter(x=frame.epoch, y=frame.train_loss, name="train loss", mode="lines+markers")
         figure.add_scatter(x=frame.epoch, y=frame.val_loss, name="validation loss", mode="lines+markers")
         figure.update_layout(yaxis_title="loss")
-    figure.update_layout(xaxis_title="epoch", height=320, margin=dict(t=10, b=10))
+    figure.update_layout(xaxis=dict(title="epoch", dtick=max(1, len(frame) // 10)), height=320, margin=dict(t=10, b=10))
     return figure
 
 
