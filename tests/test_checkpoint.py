@@ -60,7 +60,6 @@ def test_a_pickle_is_never_unpickled(tmp_path, saved):
         def __reduce__(self):
             return (marker.write_text, ("pwned",))
 
-    card = checkpoint_paths(saved)[1].read_bytes()
     for payload in (pickle.dumps(Exploit()), pickle.dumps({"w": torch.zeros(2)})):
         with pytest.raises(CheckpointError):
             load_checkpoint_bytes(payload, json.dumps({"model": "s4-conv-392", "config": {}}).encode())

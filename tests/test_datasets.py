@@ -129,3 +129,12 @@ def test_digits_is_28x28_and_always_available():
 def test_subset_caps_every_split():
     small = load_dataset("digits").subset(100, seed=1)
     assert (len(small.train), len(small.val), len(small.test)) == (100, 20, 20)
+
+
+def test_mnist_sample_is_real_mnist_from_mlxtends_wheel():
+    splits = load_dataset("mnist-sample")
+    assert (len(splits.train), len(splits.val), len(splits.test)) == (3600, 400, 1000)
+    assert splits.test.images.shape[1:] == (1, 28, 28) and splits.test.images.dtype == np.uint8
+    assert set(np.unique(splits.test.labels)) == set(range(10))
+    border, centre = splits.test.images[:, :, :2].mean(), splits.test.images[:, :, 10:18, 10:18].mean()
+    assert border < 1 < 50 < centre, "MNIST digits: light strokes centred on black"
