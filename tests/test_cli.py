@@ -56,7 +56,8 @@ def test_listings_as_json():
     assert {row["seed"] for row in models} >= {"S0", "S1", "S2", "S3", "S4", None}
     assert next(row for row in models if row["id"] == "s0-cnn-ae")["latent"] == 576
     datasets = {row["name"]: row for row in json.loads(run("datasets", "--json").stdout)}
-    assert datasets["digits"]["available"] and set(datasets) == {"fashion-mnist", "mnist", "cifar10", "sign-mnist", "digits"}
+    assert datasets["digits"]["available"] and set(datasets) == {"fashion-mnist", "mnist", "cifar10", "sign-mnist", "digits", "mnist-sample"}
+    assert datasets["mnist-sample"]["available"], "real MNIST digits are here offline"
 
 
 @pytest.mark.parametrize("args, message", [
