@@ -3,7 +3,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.corruption import GaussianNoise, RandomErasing
-from ui.display import image_row
+from ui.display import image_columns, image_row
 from ui.entry import start_page
 from ui.models import active_card, active_ref, card_for, label, model_refs, require_decoder, workbench_for
 
@@ -36,12 +36,10 @@ with view:
     metrics[1].metric("Mean PSNR", f"{summary['psnr']:.2f} dB")
     metrics[2].metric("Mean MSE", f"{summary['mse']:.4f}")
     names = [bench.class_names[pool_labels[i]] for i in indices]
-    st.caption("Original")
-    image_row(bench.pool.take(indices).as_tensor(), names)
-    st.caption("Corrupted input")
-    image_row(inputs)
-    st.caption("Reconstruction")
-    image_row(outputs, [f"SSIM {s:.3f}" for s in scores["ssim"]])
+    st.caption("Each column: the original, the corrupted input, the reconstruction; below, the class and the "
+               "reconstruction's SSIM")
+    image_columns([(bench.pool.take(indices).as_tensor(), None), (inputs, None),
+                   (outputs, [f"{name} {s:.3f}" for name, s in zip(names, scores["ssim"])])])
 
     if st.toggle("Show the worst and best reconstructions"):
         subset_ssim = bench.scores(subset, corruption, seed)["ssim"]
