@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -94,10 +95,12 @@ class Projector:
             raise ValueError(f"UMAP n_neighbors must be between 2 and the number of points, got {neighbours}")
         if not 0.0 <= min_dist <= 1.0:
             raise ValueError(f"UMAP min_dist must be in [0, 1], got {min_dist}")
-        self._estimator = umap.UMAP(n_components=2, n_neighbors=neighbours, min_dist=min_dist,
-                                    random_state=self.random_state, n_jobs=1,
-                                    precomputed_knn=exact_neighbours(latents, neighbours))
-        return self._estimator.fit_transform(latents)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]")  # no search index: known, see transform
+            self._estimator = umap.UMAP(n_components=2, n_neighbors=neighbours, min_dist=min_dist,
+                                        random_state=self.random_state, n_jobs=1,
+                                        precomputed_knn=exact_neighbours(latents, neighbours))
+            return self._estimator.fit_transform(latents)
 
 
 def exact_neighbours(latents: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, None]:
@@ -139,11 +142,12 @@ def warm_up_umap() -> None:
 
 
 def warm_up_umap_elsewhere() -> subprocess.Popen:
-    """Fill the disk cache from a separate, low-priority process: compiling holds Python's GIL for
-    tens of seconds, which inside the server would stall every student's page."""
+    """Fill the disk cache from a separate, low-priority process (compiling holds Python's GIL for
+    tens of seconds, which inside the server would stall every student's page), then load the cached
+    code here, off the request path (~2 s), so the first student's UMAP does not wait for it."""
     command = [sys.executable, "-c", "from explorer.projection import warm_up_umap; warm_up_umap()"]
     process = subprocess.Popen(command, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                preexec_fn=(lambda: os.nice(19)) if hasattr(os, "nice") else None)
-    threading.Thread(target=process.wait, name="umap-warm-up-reaper", daemon=True).start()  # no zombie left
+    threading.Thread(target=lambda: process.wait() == 0 and warm_up_umap(), name="umap-warm-up", daemon=True).start()
     return process
