@@ -6,7 +6,7 @@ import streamlit as st
 
 from explorer.card import ModelCard
 from explorer.checkpoint import checkpoint_files
-from explorer.datasets import dataset_info, list_datasets
+from explorer.datasets import dataset_info, list_datasets, sign_mnist_uploads
 from explorer.errors import USER_ERRORS
 from explorer.jobs import JobState
 from explorer.models import list_models
@@ -88,10 +88,14 @@ with left:
     located = dataset_info(dataset).locate()
     sources = {}
     if dataset == "sign-mnist" and located is None:
-        st.info("Sign Language MNIST is not in data/sign-mnist/ here: upload the two Kaggle CSV files.")
-        uploads = {"train_csv": st.file_uploader("sign_mnist_train.csv", type=["csv"]),
-                   "test_csv": st.file_uploader("sign_mnist_test.csv", type=["csv"])}
-        sources = {key: upload.getvalue() for key, upload in uploads.items() if upload is not None}
+        st.info("Sign Language MNIST is not in data/sign-mnist/ here: upload Kaggle's archive as downloaded, "
+                "or sign_mnist_train.csv and sign_mnist_test.csv (plain or .gz).")
+        uploads = st.file_uploader("Sign Language MNIST files", type=["zip", "csv", "gz"], accept_multiple_files=True)
+        if uploads:
+            try:
+                sources = sign_mnist_uploads({upload.name: upload.getvalue() for upload in uploads})
+            except USER_ERRORS as error:
+                st.error(str(error))
     elif located is None:
         st.warning(f"{dataset} is not on this machine; training will try to download it.")
     else:

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import gzip
+import io
 import pickle
 import struct
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +49,16 @@ def sign_csv(rows: int = 30, seed: int = 0, header: bool = True) -> str:
     for row in range(rows):
         lines.append(",".join(map(str, [letters[row % len(letters)], *rng.integers(0, 256, 784)])))
     return "\n".join(lines) + "\n"
+
+
+def kaggle_sign_zip(train: str, test: str) -> bytes:
+    """Kaggle's download: an archive holding the two CSVs (and, in its case, a folder and an image)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("sign_mnist_train/sign_mnist_train.csv", train)
+        archive.writestr("sign_mnist_test/sign_mnist_test.csv", test)
+        archive.writestr("amer_sign2.png", b"\x89PNG not really")
+    return buffer.getvalue()
 
 
 @pytest.fixture

@@ -184,3 +184,23 @@ def test_latent_page_offers_all_70000_fashion_images():
     points.set_value(70000).run()
     assert_clean(app)
     assert 0 < float(metric_value(app, "Trustworthiness")) <= 1
+
+
+def test_sign_mnist_trains_from_kaggles_archive_uploaded_on_the_train_page():
+    from conftest import kaggle_sign_zip, sign_csv
+
+    app = open_page("pages/train.py")
+    by_label(app.selectbox, "Model").set_value("s4-conv-392")
+    by_label(app.selectbox, "Dataset").set_value("sign-mnist").run()
+    archive = kaggle_sign_zip(sign_csv(300, seed=1), sign_csv(60, seed=2))
+    by_label(app.get("file_uploader"), "Sign Language MNIST files").set_value(
+        [("sign-language-mnist.zip", archive, "application/zip")])
+    app.run()
+    by_label(app.number_input, "Epochs").set_value(1)
+    by_label(app.text_input, "Name").set_value("signs")
+    by_label(app.button, "Train").click().run()
+    app = finish_run(app)
+    assert_clean(app)
+    card = app.session_state["session_models"][ModelRef("trained", "signs")].checkpoint.card
+    assert card["dataset"] == "sign-mnist" and card["class_names"][:3] == ["A", "B", "C"]
+    assert card["split"]["test"] == 60

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import sign_csv, write_cifar_folder, write_idx, write_mnist_folder
+from conftest import kaggle_sign_zip, sign_csv, write_cifar_folder, write_idx, write_mnist_folder
 from explorer.datasets import (DatasetFormatError, DatasetUnavailable, PROJECT_DATA, load_dataset,
                                read_idx, read_sign_mnist_csv)
 
@@ -138,3 +138,32 @@ def test_mnist_sample_is_real_mnist_from_mlxtends_wheel():
     assert set(np.unique(splits.test.labels)) == set(range(10))
     border, centre = splits.test.images[:, :, :2].mean(), splits.test.images[:, :, 10:18, 10:18].mean()
     assert border < 1 < 50 < centre, "MNIST digits: light strokes centred on black"
+
+
+def test_sign_mnist_from_kaggles_archive_or_gzipped_files():
+    from explorer.datasets import sign_mnist_uploads
+
+    train, test = sign_csv(40, seed=1), sign_csv(10, seed=2)
+    for files in ({"archive.zip": kaggle_sign_zip(train, test)},
+                  {"sign_mnist_train.csv.gz": gzip.compress(train.encode()), "sign_mnist_test.csv": test.encode()}):
+        sources = sign_mnist_uploads(files)
+        splits = load_dataset("sign-mnist", **sources)
+        assert len(splits.train) + len(splits.val) == 40 and len(splits.test) == 10
+        assert np.array_equal(splits.test.images, read_sign_mnist_csv(test.encode()).images)
+
+
+def test_sign_mnist_uploads_say_what_is_missing_or_broken():
+    from explorer.datasets import sign_mnist_uploads
+
+    with pytest.raises(DatasetUnavailable, match="sign_mnist_test.csv not among the uploaded files"):
+        sign_mnist_uploads({"sign_mnist_train.csv": sign_csv(5).encode()})
+    with pytest.raises(DatasetFormatError, match="not a readable zip archive"):
+        sign_mnist_uploads({"archive.zip": b"PK\x03\x04 truncated"})
+    with pytest.raises(DatasetFormatError, match="not a readable .gz file"):
+        read_sign_mnist_csv(b"\x1f\x8b broken")
+
+
+def test_a_kaggle_sized_sign_mnist_csv_parses_in_seconds():
+    big = sign_csv(27_455, seed=3).encode()  # the real training file's row count, about 77 MB here
+    images = read_sign_mnist_csv(big)
+    assert images.images.shape == (27_455, 1, 28, 28) and set(np.unique(images.labels)) == set(range(25)) - {9}
