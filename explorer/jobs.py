@@ -16,6 +16,7 @@ from enum import Enum
 import torch
 
 from .checkpoint import Checkpoint
+from .datasets import ImageSet
 from .inference import reconstruct_all
 from .models import model_info
 from .runs import TrainingFailed, TrainingRequest, train_checkpoint
@@ -72,7 +73,7 @@ class TrainingJob:
     progress: Progress = field(default_factory=Progress)
     checkpoint: Checkpoint | None = None
     message: str = ""
-    test: object = None  # the test split and class names the model is explored on, once loaded
+    test: ImageSet | None = None  # the test split and class names the model is explored on, once loaded
     class_names: tuple[str, ...] = ()
     last_seen: float = field(default_factory=time.monotonic)
     abandoned_after: float = ABANDONED_AFTER_SECONDS
@@ -170,18 +171,6 @@ class JobQueue:
         """0 while training, else 1 + the number of runs ahead of it in the queue."""
         with self._changed:
             return 0 if job in self._running else 1 + self._waiting.index(job) if job in self._waiting else 0
-
-    def cancel_owner(self, owner: str) -> None:
-        """The owner's session ended: its run, queued or training, is cancelled."""
-        job = self._latest.pop(owner, None)
-        if job is not None and job.state.active:
-            job.cancel()
-            with self._changed:
-                self._changed.notify_all()
-
-    def owners(self) -> list[str]:
-        with self._changed:
-            return list(self._latest)
 
     def _work(self, job: TrainingJob) -> None:
         with self._changed:

@@ -106,7 +106,8 @@ class Workbench:
     def scores(self, count: int, corruption: Corruption | None = None, seed: int = 0) -> dict[str, np.ndarray]:
         """Per-image MSE, PSNR and SSIM of the first ``count`` pool images under a corruption."""
         count = self._count(count)
-        return self._figures.get(("scores", count, corruption, seed), lambda: self.reconstruct(np.arange(count), corruption, seed)[2])
+        return self._figures.get(("scores", count, corruption, seed),
+                                 lambda: self.reconstruct(np.arange(count), corruption, seed)[2])
 
     def quality(self, count: int, corruption: Corruption | None = None, seed: int = 0) -> dict[str, float]:
         return summarise(self.scores(count, corruption, seed))
@@ -158,7 +159,8 @@ class Workbench:
 
     def retrieval(self, class_count: int) -> tuple[float, np.ndarray]:
         """S2's evaluation on the pool's first ``class_count`` classes: top-1 accuracy and confusion matrix."""
-        return self._figures.get(("retrieval", class_count), lambda: evaluate_retrieval(self.model, self.pool, class_count))
+        return self._figures.get(("retrieval", class_count),
+                                 lambda: evaluate_retrieval(self.model, self.pool, class_count))
 
     def interpolate(self, first: int, second: int, steps: int) -> torch.Tensor:
         latents = self.latents(max(first, second) + 1)

@@ -70,10 +70,10 @@ def test_a_run_nobody_watches_any_more_is_cancelled():
     assert job.state is JobState.CANCELLED and job.checkpoint is None
 
 
-def test_session_end_cancels_a_queued_run():
+def test_a_queued_run_of_a_session_that_ended_is_cancelled_without_training():
     queue = JobQueue(slots=1)
     running, waiting = queue.submit(LONG, "a"), queue.submit(LONG, "b")
-    queue.cancel_owner("b")
+    waiting.abandoned_after = 0.2  # its session stopped polling
     wait_for(lambda: waiting.state is JobState.CANCELLED)
     running.cancel()
     wait_for(lambda: not running.state.active)
