@@ -1,5 +1,9 @@
 """2-D projections of latents: PCA, t-SNE and UMAP, seeded, with an inverse for PCA and UMAP.
 
+A fitted map also places new latents (a corrupted image, a point on an interpolation path) without
+moving the points already on it: PCA projects them, t-SNE optimises them against the fixed map
+(openTSNE), and UMAP puts each at the weighted mean of its nearest fitted points.
+
 They behave like scikit-learn estimators (parameters in the constructor, ``fit_transform``,
 ``random_state``) and refuse bad parameters with a ``ValueError`` naming the allowed values.
 """
@@ -55,12 +59,28 @@ class Projector:
         return getattr(self, f"_fit_{self.method}")(latents).astype(np.float32)
 
     def transform(self, latents: np.ndarray) -> np.ndarray:
-        """Place new latents on a fitted PCA map (t-SNE cannot; UMAP here builds no search index to)."""
-        if self.method != "pca":
-            raise ValueError(f"{self.method} cannot place new points; use a PCA map")
+        """Place new latents on the fitted map, leaving the fitted points where they are."""
         if self._estimator is None:
             raise ValueError("fit the projection before placing points on it")
-        return np.asarray(self._estimator.transform(np.atleast_2d(latents).astype(np.float32)), dtype=np.float32)
+        latents = np.ascontiguousarray(np.atleast_2d(latents), dtype=np.float32)
+        if self.method == "umap":
+            return self._place_among_neighbours(latents)
+        return np.asarray(self._estimator.transform(latents), dtype=np.float32)
+
+    def _place_among_neighbours(self, latents: np.ndarray) -> np.ndarray:
+        """UMAP's own first guess for a new point: the mean of its neighbours' map positions, weighted by
+        UMAP's membership strength exp(-(d - d_nearest) / spread). umap-learn would refine it with a
+        search index, which exact neighbours do not build; the guess keeps a fitted point on its spot."""
+        from sklearn.neighbors import NearestNeighbors
+
+        fitted_latents, fitted_points = self._fitted
+        distances, indices = NearestNeighbors(n_neighbors=int(self.params["n_neighbors"])).fit(
+            fitted_latents).kneighbors(latents)
+        beyond_nearest = distances - distances[:, :1]
+        spread = np.maximum(beyond_nearest.mean(axis=1, keepdims=True), 1e-12)
+        weights = np.exp(-beyond_nearest / spread)
+        weights /= weights.sum(axis=1, keepdims=True)
+        return np.einsum("nk,nkd->nd", weights, fitted_points[indices]).astype(np.float32)
 
     def inverse_transform(self, points: np.ndarray) -> np.ndarray:
         if not self.invertible:
@@ -85,7 +105,8 @@ class Projector:
         tsne = TSNE(n_components=2, perplexity=perplexity, random_state=self.random_state,
                     n_jobs=os.cpu_count() or 1, verbose=False, **TSNE_SCHEDULE,
                     neighbors="exact" if exact else "auto", knn_kwargs={"algorithm": "brute"} if exact else None)
-        return np.asarray(tsne.fit(latents))
+        self._estimator = tsne.fit(latents)
+        return np.asarray(self._estimator)
 
     def _fit_umap(self, latents: np.ndarray) -> np.ndarray:
         umap = umap_with_disk_cache()
@@ -100,7 +121,9 @@ class Projector:
             self._estimator = umap.UMAP(n_components=2, n_neighbors=neighbours, min_dist=min_dist,
                                         random_state=self.random_state, n_jobs=1,
                                         precomputed_knn=exact_neighbours(latents, neighbours))
-            return self._estimator.fit_transform(latents)
+            points = self._estimator.fit_transform(latents)
+        self._fitted = (latents, points)
+        return points
 
 
 def exact_neighbours(latents: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, None]:

@@ -17,25 +17,39 @@ from torch import nn
 
 from .corruption import Corruption, GaussianNoise, RandomErasing, corrupt
 from .datasets import ImageSet
+from .images import sprite_webp
 from .evaluation import evaluate_retrieval, reconstruct_and_score
 from .inference import decode_all, encode_all, model_device, prepare_model, reconstruct_all
 from .memo import SingleFlightMemo
 from .metrics import knn_accuracy, nearest_neighbours, ssim, summarise, trustworthiness
 from .models import model_info
 from .projection import Projector
+from .trail import Trail, follow_corruption
 
 # Shared by every session exploring a shipped model, so bounded: a 70,000-point UMAP keeps its fitted
-# estimator (~30 MB); score sets are 3 floats per image (10,000 images: 240 KB).
+# estimator (~30 MB); score sets are 3 floats per image (10,000 images: 240 KB); a decoded grid of
+# 25 x 25 Fashion-MNIST images is 2 MB.
 MAX_CACHED_MAPS = 8
 MAX_CACHED_FIGURES = 32
+MAX_VIEWS_PER_MAP = 8
 
 
 @dataclass
 class MapResult:
+    """A fitted map, with what was derived from it (trails, decoded grids): they are kept and dropped with it."""
+
     coordinates: np.ndarray
     projector: Projector
     seconds: float
     quality: dict[str, float] | None = None
+    views: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_VIEWS_PER_MAP), repr=False)
+
+    def grid_positions(self, density: int) -> np.ndarray:
+        """``density`` x ``density`` map positions spanning the points, row by row from the top left."""
+        low, high = self.coordinates.min(axis=0), self.coordinates.max(axis=0)
+        xs = np.linspace(low[0], high[0], density)
+        ys = np.linspace(high[1], low[1], density)
+        return np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2).astype(np.float32)
 
 
 @dataclass
@@ -147,6 +161,35 @@ class Workbench:
                 }
             return result.quality
 
+    def preview_sprites(self, count: int) -> tuple[bytes, bytes | None]:
+        """The first ``count`` images, and their reconstructions when the model decodes, as sprites."""
+        count = self._count(count)
+
+        def compute() -> tuple[bytes, bytes | None]:
+            reconstructions = self.decode(self.latents(count)) if self.can_decode else None
+            return sprite_webp(self.images(count)), None if reconstructions is None else sprite_webp(reconstructions)
+        return self._figures.get(("sprites", count), compute)
+
+    def trail(self, result: MapResult, corruption: Corruption | None, seed: int, followed: int) -> Trail:
+        """Where the first ``followed`` map images land once corrupted (same noise as Corrupt & reconstruct)."""
+        count = len(result.coordinates)
+        followed = min(followed, count)
+
+        def compute() -> Trail:
+            corrupted = self.encode(corrupt(self.images(followed), corruption, seed))
+            return follow_corruption(self.latents(count), self.labels(count), result.coordinates, result.projector,
+                                     corrupted)
+        return result.views.get(("trail", corruption, seed, followed), compute)
+
+    def decoded_grid(self, result: MapResult, density: int) -> torch.Tensor:
+        """Images decoded at ``density`` x ``density`` map positions (see ``MapResult.grid_positions``)."""
+        return result.views.get(("grid", density), lambda: self.decode(
+            result.projector.inverse_transform(result.grid_positions(density))))
+
+    def path_on_map(self, result: MapResult, first: int, second: int, steps: int) -> np.ndarray:
+        """Where the latents of an interpolation between two images fall on the map."""
+        return result.projector.transform(self._interpolated_latents(first, second, steps))
+
     def neighbours(self, index: int, k: int, count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         latents = self.latents(count)
         metric = "euclidean" if self.can_decode else "cosine"
@@ -163,9 +206,12 @@ class Workbench:
                                  lambda: evaluate_retrieval(self.model, self.pool, class_count))
 
     def interpolate(self, first: int, second: int, steps: int) -> torch.Tensor:
+        return self.decode(self._interpolated_latents(first, second, steps))
+
+    def _interpolated_latents(self, first: int, second: int, steps: int) -> np.ndarray:
         latents = self.latents(max(first, second) + 1)
         weights = np.linspace(0.0, 1.0, steps)[:, None]
-        return self.decode((1 - weights) * latents[first] + weights * latents[second])
+        return ((1 - weights) * latents[first] + weights * latents[second]).astype(np.float32)
 
     def noise_sweep(self, kind: str, levels: list[float], count: int, seed: int = 0) -> list[float]:
         """Mean SSIM at each corruption level (Gaussian sigma or erasing probability)."""

@@ -1,12 +1,15 @@
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.datasets import dataset_info
-from explorer.selection import class_counts, selected_indices
-from ui.display import image_row, linked_choice
+from explorer.images import tile
+from explorer.selection import class_counts, indices_from_text, indices_to_text, selected_indices
+from ui.controls import LINKED, corruption_controls, keep_valid, share_link
+from ui.display import image_row
 from ui.entry import start_page
+from ui.hover import hover_images
+from ui.maps import add_grid_behind, add_path, add_trail, class_map
 from ui.models import active_card, active_ref, active_workbench
 from ui.resources import shipped_workbench
 
@@ -14,73 +17,158 @@ start_page("pages/latent.py")
 bench = active_workbench()
 ref = active_ref()
 whole_dataset_available = ref.shipped and dataset_info(active_card().dataset).has_training_split()
-scores_available = bench.can_decode
+decodes = bench.can_decode
+METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
+TRAIL, GRID, PATH = "Corruption trail", "Decoded grid", "Interpolation path"
 
 with st.sidebar:
     st.subheader("Map")
-    methods = ["pca", "tsne", "umap"]
-    method = st.radio("Projection", methods, methods.index(linked_choice("method", methods, "pca")),
-                      format_func={"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}.get, horizontal=True, key="map_method")
+    method = st.radio("Projection", list(METHOD_NAMES), format_func=METHOD_NAMES.get, horizontal=True, key="method",
+                      **LINKED)
     params = {}
     if method == "tsne":
-        params["perplexity"] = st.slider("Perplexity", 5, 100, 30)
+        params["perplexity"] = st.slider("Perplexity", 5, 100, 30, key="perplexity", **LINKED)
     if method == "umap":
-        params["n_neighbors"] = st.slider("n_neighbors", 2, 100, 15)
-        params["min_dist"] = st.slider("min_dist", 0.0, 1.0, 0.1, 0.05)
-    if whole_dataset_available and st.toggle("All images (train + test)", help="Fashion-MNIST: 70,000 images. "
-                                             "The first 10,000 are the test split, as without this switch."):
+        params["n_neighbors"] = st.slider("n_neighbors", 2, 100, 15, key="n_neighbors", **LINKED)
+        params["min_dist"] = st.slider("min_dist", 0.0, 1.0, 0.1, 0.05, key="min_dist", **LINKED)
+    if whole_dataset_available and st.toggle("All images (train + test)", key="all_images", **LINKED,
+                                             help="Fashion-MNIST: 70,000 images. The first 10,000 are the test "
+                                                  "split, as without this switch."):
         bench = shipped_workbench(ref.name, whole_dataset=True)
     sizes = sorted({1000, 2000, 5000, 10000, len(bench.pool)} - {n for n in (5000, 10000) if n > len(bench.pool)})
-    count = st.select_slider("Points", sizes, linked_choice("points", sizes, 2000 if method == "pca" else 1000))
-    count = min(count, len(bench.pool))
-    random_state = st.number_input("Random state", 0, 10_000, 0)
+    keep_valid("points", lambda value: value in sizes, 2000)
+    count = min(st.select_slider("Points", sizes, 2000, key="points", **LINKED), len(bench.pool))
+    random_state = st.number_input("Random state", 0, 10_000, 0, key="random_state", **LINKED)
+for index_key in ("from", "to", "query"):
+    keep_valid(index_key, lambda value: value < count, count - 1)
+keep_valid("followed", lambda value: value <= count, min(300, count))
 
+heading = st.columns([4, 1], vertical_alignment="bottom")
+layers = heading[0].pills("Show on the map", [TRAIL, GRID, PATH] if decodes else [TRAIL], selection_mode="multi",
+                          key="layers", **LINKED,
+                          help="Trail: where corrupted images land. Grid: images decoded across the map. "
+                               "Path: an interpolation between two images.")
+with heading[1]:
+    share_link()
 
-def draw_map(coordinates: np.ndarray, height: int = 560, title: str | None = None) -> go.Figure:
-    labels = bench.labels(len(coordinates))
-    ssim = bench.ssim_scores(len(coordinates))
-    figure = go.Figure()
-    for label, name in enumerate(bench.class_names):
-        members = np.flatnonzero(labels == label)
-        if not len(members):
-            continue
-        figure.add_trace(go.Scattergl(
-            x=coordinates[members, 0], y=coordinates[members, 1], mode="markers", name=name,
-            marker=dict(size=5, opacity=0.8), customdata=np.stack([members, ssim[members]], axis=1),
-            hovertemplate=f"index %{{customdata[0]}}<br>{name}<br>SSIM %{{customdata[1]:.3f}}<extra></extra>"))
-    figure.update_layout(height=height, margin=dict(l=10, r=10, t=30 if title else 10, b=10), title=title,
-                         dragmode="lasso", legend=dict(itemsizing="constant"))
-    return figure
+trail_settings = grid_settings = path_ends = None
+if TRAIL in layers:
+    trail_row = st.columns([1.2, 2, 1, 1.3])
+    corruption, noise_seed = corruption_controls(tuple(trail_row[:3]), ("Gaussian noise", "Random erasing"))
+    followed = trail_row[3].slider("Images followed", 50, min(1000, count), min(300, count), 50, key="followed",
+                                   **LINKED)
+    trail_settings = (corruption, noise_seed, followed)
+if GRID in layers:
+    grid_row = st.columns([2, 1.5, 1.5])
+    density = grid_row[0].slider("Grid density (images per side)", 5, 25, 12, key="grid_density", **LINKED)
+    beside = grid_row[1].radio("Decoded grid", ["behind the points", "beside the map"], key="grid_place",
+                               **LINKED) == "beside the map"
+    grid_settings = (density, beside)
+if PATH in layers:
+    ends = st.columns(3)
+    path_ends = (ends[0].number_input("Interpolate from image", 0, count - 1, 0, key="from", **LINKED),
+                 ends[1].number_input("to image", 0, count - 1, min(1, count - 1), key="to", **LINKED))
 
-
-with st.spinner(f"Computing the {method.upper()} map of {count:,} latents..."):
+with st.spinner(f"Computing the {METHOD_NAMES[method]} map of {count:,} latents..."):
     result = bench.project(method, params, count, random_state)
 coordinates = result.coordinates
-columns = st.columns(4)  # filled after the map is drawn: the map need not wait for its quality figures
+trail = bench.trail(result, *trail_settings) if trail_settings and trail_settings[0] is not None else None
+if trail is not None:
+    figures = st.columns(4)
+    figures[0].metric("Mean shift in latent space", f"{trail.latent_shift:.2f}",
+                      help="Mean distance from a clean latent to its corrupted version, in units of the typical "
+                           "distance to a clean image's 5th nearest neighbour (comparable across models)")
+    figures[1].metric("Label flips", f"{trail.flip_share:.1%}",
+                      help="Share of followed images whose 5 nearest clean neighbours vote another class once the "
+                           "image is corrupted (judged in latent space, not on the map)")
+    figures[2].metric("5-NN accuracy, clean -> corrupted", f"{trail.accuracy_clean:.1%} -> {trail.accuracy_corrupted:.1%}")
+    figures[3].metric("Mean arrow, share of the map", f"{trail.map_shift:.1%}",
+                      help="Mean arrow length as a share of the map's diagonal")
+if grid_settings and not result.projector.invertible:
+    st.info("t-SNE has no inverse, so there is no decoded grid: switch the map to PCA or UMAP.")
+    grid_settings = None
+
+
+def stored_selection() -> np.ndarray:
+    """The images selected on any map of this page (or named by the link), kept across method switches."""
+    if "map_selection" not in st.session_state:
+        try:
+            st.session_state["map_selection"] = indices_from_text(st.query_params.get("selection", ""), len(bench.pool))
+        except ValueError as error:
+            st.warning(f"The link's selection was ignored: {error}.")
+            st.session_state["map_selection"] = np.array([], dtype=np.int64)
+    return st.session_state["map_selection"]
+
+
+def store_selection(indices: np.ndarray) -> None:
+    st.session_state["map_selection"] = indices
+    st.session_state["selection_round"] = st.session_state.get("selection_round", 0) + 1
+    if len(indices):
+        st.query_params["selection"] = indices_to_text(indices)
+    else:
+        st.query_params.pop("selection", None)
 
 
 @st.fragment
 def map_with_selection() -> None:
-    """The map and the images selected on it: a lasso reruns only this, not the rest of the page."""
-    event = st.plotly_chart(draw_map(coordinates), on_select="rerun", selection_mode=("points", "box", "lasso"),
-                            key=f"map-{ref.source}-{ref.name}-{method}", width="stretch")
-    selected = selected_indices(event)
+    """The map and the images selected on it: a lasso reruns only this, not the rest of the page.
+
+    A new selection is stored and the map redrawn with the other points in grey; the chart's own
+    selection is then cleared (a new key), so the stored one is the only one shown."""
+    selection = stored_selection()
+    figure = class_map(coordinates, bench.labels(count), bench.class_names, bench.ssim_scores(count), selection,
+                       faded=trail is not None)
+    if trail is not None:
+        add_trail(figure, trail)
+    if grid_settings:
+        picture = tile(bench.decoded_grid(result, grid_settings[0]), grid_settings[0])
+        if not grid_settings[1]:
+            add_grid_behind(figure, picture, result.grid_positions(grid_settings[0]), grid_settings[0])
+    if path_ends:
+        add_path(figure, bench.path_on_map(result, int(path_ends[0]), int(path_ends[1]), 8))
+    chart, beside = st.columns([2, 1]) if grid_settings and grid_settings[1] else (st.container(), None)
+    event = chart.plotly_chart(figure, on_select="rerun", selection_mode=("points", "box", "lasso"), width="stretch",
+                               key=f"map-{method}-{st.session_state.get('selection_round', 0)}")
+    if beside is not None:
+        beside.image(picture, caption=f"Decoded on a {grid_settings[0]} x {grid_settings[0]} grid of map positions "
+                                      "(top left = the map's top left)", width="stretch")
+    fresh = selected_indices(event)
+    if len(fresh):
+        store_selection(fresh)
+        st.rerun(scope="fragment")
+    hover_images(bench, count)
+    show_selection(selection[selection < count])
+
+
+def show_selection(selection: np.ndarray) -> None:
     st.subheader("Selection")
-    if not len(selected):
-        st.caption("Draw a lasso or a box on the map (or click a point) to see the images behind it.")
+    if not len(selection):
+        st.caption("Draw a lasso or a box on the map (or click a point) to see the images behind it. The selection "
+                   "stays when you switch between PCA, t-SNE and UMAP, and travels in the link.")
         return
-    shown = selected[:40]
-    counts = class_counts(bench.labels()[selected], bench.class_names)
-    st.write(f"**{len(selected)} images selected** - " + ", ".join(f"{name}: {n}" for name, n in counts.items()))
-    st.caption(f"Originals{' and reconstructions' if scores_available else ''} of the first {len(shown)} "
-               "(captions are image indices, for the neighbour and interpolation boxes below)")
+    shown = selection[:40]
+    counts = class_counts(bench.labels()[selection], bench.class_names)
+    summary, clear = st.columns([5, 1])
+    summary.write(f"**{len(selection)} images selected** - " + ", ".join(f"{name}: {n}" for name, n in counts.items()))
+    if clear.button("Clear selection"):
+        store_selection(np.array([], dtype=np.int64))
+        st.rerun(scope="fragment")
+    st.caption(f"Originals{' and reconstructions' if decodes else ''} of the first {len(shown)} "
+               "(captions are image indices, for the neighbour and interpolation boxes)")
     image_row(bench.pool.take(shown).as_tensor(), [str(i) for i in shown], width=56)
-    if scores_available:
+    if decodes:
         image_row(bench.decode(bench.latents(count)[shown]), width=56)
 
 
 map_with_selection()
+if path_ends:
+    st.caption(f"Interpolation from image {path_ends[0]} to image {path_ends[1]}: the dotted line on the map passes "
+               "through where each step's latent falls")
+    image_row(bench.interpolate(int(path_ends[0]), int(path_ends[1]), 8), [f"{t:.2f}" for t in np.linspace(0, 1, 8)],
+              width=64)
+
 quality = bench.map_quality(result)
+columns = st.columns(4)
 columns[0].metric("kNN accuracy, latent space", f"{quality['knn_latent']:.1%}", help="5-NN, 5-fold cross-validated")
 columns[1].metric("kNN accuracy, 2-D map", f"{quality['knn_map']:.1%}")
 columns[2].metric("Trustworthiness", f"{quality['trustworthiness']:.3f}", help="5 neighbours, up to 3,000 points")
@@ -92,38 +180,33 @@ st.download_button("Download coordinates (CSV)", export.to_csv(index=False).enco
 left, right = st.columns(2)
 with left:
     st.subheader("Nearest neighbours")
-    query = st.number_input("Image index", 0, count - 1, 0)
-    k = st.slider("Neighbours", 4, 16, 8)
+    query = st.number_input("Image index", 0, count - 1, 0, key="query", **LINKED)
+    k = st.slider("Neighbours", 4, 16, 8, key="neighbours", **LINKED)
     neighbours, distances = bench.neighbours(int(query), k, count)
     image_row(bench.pool.take(np.array([query])).as_tensor(), ["query"], width=72)
     image_row(bench.pool.take(neighbours).as_tensor(),
               [f"{bench.class_names[bench.labels()[i]]} d={d:.2f}" for i, d in zip(neighbours, distances)], width=72)
-    st.caption("Distances are in the model's latent space" + ("" if scores_available else " (cosine)") + ", not on the 2-D map.")
+    st.caption("Distances are in the model's latent space" + ("" if decodes else " (cosine)") + ", not on the 2-D map.")
 
 with right:
     st.subheader("Decode anywhere")
-    if not scores_available:
+    if not decodes:
         st.info("This model has no decoder.")
     elif not result.projector.invertible:
         st.info("t-SNE has no inverse: switch the map to PCA or UMAP to decode a location.")
     else:
+        across = st.slider("Across the map (left to right)", 0.0, 1.0, 0.5, 0.01, key="decode_x", **LINKED)
+        up = st.slider("Up the map (bottom to top)", 0.0, 1.0, 0.5, 0.01, key="decode_y", **LINKED)
         low, high = coordinates.min(0), coordinates.max(0)
-        x = st.slider("x", float(low[0]), float(high[0]), float(np.median(coordinates[:, 0])))
-        y = st.slider("y", float(low[1]), float(high[1]), float(np.median(coordinates[:, 1])))
-        decoded = bench.decode(result.projector.inverse_transform(np.array([[x, y]])))
-        image_row(decoded, [f"decoded at ({x:.1f}, {y:.1f})"], width=140)
-    if scores_available:
-        st.subheader("Interpolate")
-        pair = st.columns(2)
-        first = pair[0].number_input("From index", 0, count - 1, 0)
-        second = pair[1].number_input("To index", 0, count - 1, min(1, count - 1))
-        frames = bench.interpolate(int(first), int(second), 8)
-        image_row(frames, [f"{t:.2f}" for t in np.linspace(0, 1, 8)], width=56)
+        location = low + np.array([across, up]) * (high - low)
+        decoded = bench.decode(result.projector.inverse_transform(location[None]))
+        image_row(decoded, [f"decoded at ({location[0]:.1f}, {location[1]:.1f})"], width=140)
 
-if st.toggle("S4's view: PCA and t-SNE side by side"):
+if st.toggle("S4's view: PCA and t-SNE side by side", key="side_by_side", **LINKED):
     pair = st.columns(2)
     for column, side_method in zip(pair, ("pca", "tsne")):
-        with column, st.spinner(f"{side_method.upper()}..."):
+        with column, st.spinner(f"{METHOD_NAMES[side_method]}..."):
             side = bench.project(side_method, {"perplexity": 30.0} if side_method == "tsne" else {}, count, random_state)
-            st.plotly_chart(draw_map(side.coordinates, 420, side_method.upper()), width="stretch",
-                            key=f"side-{side_method}")
+            st.plotly_chart(class_map(side.coordinates, bench.labels(count), bench.class_names, bench.ssim_scores(count),
+                                      stored_selection(), 420, METHOD_NAMES[side_method]),
+                            width="stretch", key=f"side-{side_method}")

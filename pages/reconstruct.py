@@ -2,28 +2,24 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer.corruption import GaussianNoise, RandomErasing
+from ui.controls import LINKED, corruption_controls, keep_valid, share_link
 from ui.display import image_columns, image_row
 from ui.entry import start_page
 from ui.models import active_card, active_ref, card_for, label, model_refs, require_decoder, workbench_for
 
 start_page("pages/reconstruct.py")
 bench = require_decoder()
+share_link()
 
 controls, view = st.columns([1, 3])
 with controls:
-    kind = st.radio("Corruption", ["None", "Gaussian noise", "Random erasing"], horizontal=False)
-    sigma = st.slider("Gaussian sigma", 0.0, 1.0, 0.3, 0.01, disabled=kind != "Gaussian noise")
-    probability = st.slider("Erasing probability", 0.0, 1.0, 1.0, 0.05, disabled=kind != "Random erasing")
-    scale = st.slider("Erased area (fraction)", 0.02, 0.6, (0.02, 0.33), 0.01, disabled=kind != "Random erasing")
-    seed = st.number_input("Noise seed", 0, 10_000, 0, help="The same seed corrupts the same images identically for every model.")
-    count = st.slider("Images in the grid", 4, 24, 12, 4)
+    corruption, seed = corruption_controls()
+    keep_valid("classes", lambda chosen: all(c < len(bench.class_names) for c in chosen), [])
+    count = st.slider("Images in the grid", 4, 24, 12, 4, key="grid_images", **LINKED)
     chosen = st.multiselect("Classes", list(range(len(bench.class_names))), format_func=lambda c: bench.class_names[c],
-                            help="Empty = all classes")
-    subset = st.select_slider("Images for the mean figures", [500, 1000, 2000, 5000, 10000], 1000)
-
-corruption = {"None": None, "Gaussian noise": GaussianNoise(sigma),
-              "Random erasing": RandomErasing(probability, scale=scale)}[kind]
+                            help="Empty = all classes", key="classes", **LINKED)
+    subset = st.select_slider("Images for the mean figures", [500, 1000, 2000, 5000, 10000], 1000, key="mean_images",
+                              **LINKED)
 pool_labels = bench.labels()
 candidates = np.flatnonzero(np.isin(pool_labels, chosen)) if chosen else np.arange(len(pool_labels))
 indices = candidates[:count]
@@ -41,7 +37,7 @@ with view:
     image_columns([(bench.pool.take(indices).as_tensor(), None), (inputs, None),
                    (outputs, [f"{name} {s:.3f}" for name, s in zip(names, scores["ssim"])])])
 
-    if st.toggle("Show the worst and best reconstructions"):
+    if st.toggle("Show the worst and best reconstructions", key="extremes", **LINKED):
         subset_ssim = bench.scores(subset, corruption, seed)["ssim"]
         order = np.argsort(subset_ssim)
         for title, picked in (("Worst", order[:8]), ("Best", order[-8:][::-1])):
@@ -54,10 +50,11 @@ with view:
 
 st.subheader("Noise sweep")
 st.caption("Mean SSIM against the corruption level: a denoising model (S3) degrades more slowly than a clean-trained one.")
-others = st.multiselect("Compare with", [ref for ref in model_refs() if ref.shipped and ref != active_ref()
-                                          and card_for(ref).dataset == active_card().dataset
-                                          and card_for(ref).can_decode], format_func=label)
-sweep_kind = st.radio("Sweep", ["gaussian", "erasing"], horizontal=True)
+comparable = [ref for ref in model_refs() if ref.shipped and ref != active_ref()
+              and card_for(ref).dataset == active_card().dataset and card_for(ref).can_decode]
+keep_valid("compare", lambda chosen: all(ref in comparable for ref in chosen), [])
+others = st.multiselect("Compare with", comparable, format_func=label, key="compare", **LINKED)
+sweep_kind = st.radio("Sweep", ["gaussian", "erasing"], horizontal=True, key="sweep", **LINKED)
 levels = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0]
 sweep_count = 500
 figure = go.Figure()

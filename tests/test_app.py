@@ -85,13 +85,47 @@ def test_worst_and_best_reconstructions_show_their_scores():
         "Worst 8 of 1,000 (original, input, reconstruction)", "Best 8 of 1,000 (original, input, reconstruction)"]
 
 
-def test_a_link_opens_a_prepared_map():
-    app = AppTest.from_file(APP, default_timeout=240)
-    app.run()
-    app.query_params.update(points="5000", method="tsne")
-    app.switch_page("pages/latent.py").run()
-    assert_clean(app)
+def test_a_link_opens_a_prepared_lesson():
+    """A teacher's link: another model, t-SNE on 5,000 points, the noise trail at sigma 0.5, a selection."""
+    from ui.models import label
+
+    chosen = ModelRef("shipped", "s3-anello-fashion-gaussian-0-5")
+    app = open_link("pages/latent.py", points="5000", method="t-SNE", layers="Corruption trail", sigma="0.5",
+                    selection="3-7.40", model_choice=label(chosen))
+    assert app.sidebar.selectbox[0].value == chosen
     assert app.sidebar.radio[0].value == "tsne" and by_label(app.sidebar.select_slider, "Points").value == 5000
+    assert by_label(app.slider, "Gaussian sigma").value == 0.5
+    assert 0 < float(metric_value(app, "Label flips").rstrip("%")) < 100
+    assert any(m.value.startswith("**6 images selected**") for m in app.markdown)
+
+
+def open_link(page: str, **params: str) -> AppTest:
+    """A page opened from a link carrying ``params`` (how a teacher's prepared view arrives)."""
+    app = AppTest.from_file(APP, default_timeout=240)
+    app.query_params.update(params)
+    app.switch_page(page).run()
+    assert_clean(app)
+    return app
+
+
+def test_the_corruption_trail_drifts_further_with_stronger_noise_and_less_for_a_denoiser():
+    from ui.models import label
+
+    def shift(model: str, sigma: float) -> float:
+        app = open_link("pages/latent.py", layers="Corruption trail", sigma=str(sigma),
+                        model_choice=label(ModelRef("shipped", model)))
+        return float(metric_value(app, "Mean shift in latent space"))
+
+    assert shift("s3-anello-fashion-clean", 0.1) < shift("s3-anello-fashion-clean", 0.5)
+    assert shift("s3-anello-fashion-gaussian-0-5", 0.5) < shift("s3-anello-fashion-clean", 0.5)
+
+
+def test_grid_and_path_layers_draw_on_pca_and_explain_themselves_on_tsne():
+    app = open_link("pages/latent.py", layers=["Decoded grid", "Interpolation path"], to="25")
+    assert any(c.value.startswith("Interpolation from image 0 to image 25") for c in app.caption)
+    assert len(app.get("plotly_chart")) >= 1
+    app = open_link("pages/latent.py", layers=["Decoded grid", "Interpolation path"], method="t-SNE")
+    assert any("no decoded grid" in i.value for i in app.info)
 
 
 def _train_tiny(app: AppTest, every_option: bool = False) -> AppTest:

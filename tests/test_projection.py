@@ -56,11 +56,15 @@ def test_umap_neighbours_are_exact_and_start_with_the_point_itself(blobs):
     assert np.array_equal(np.sort(indices, axis=1), np.sort(brute, axis=1))
 
 
-def test_umap_places_no_new_points_but_pca_does(blobs):
-    latents, _ = blobs
-    umap, pca = Projector("umap", {"n_neighbors": 10}), Projector("pca")
-    umap.fit_transform(latents)
-    pca.fit_transform(latents)
-    assert pca.transform(latents[:3]).shape == (3, 2)
-    with pytest.raises(ValueError, match="use a PCA map"):
-        umap.transform(latents[:3])
+@pytest.mark.parametrize("method", ["pca", "umap", "tsne"])
+def test_every_method_places_new_points_in_their_cluster_without_moving_the_map(blobs, method):
+    latents, labels = blobs
+    projector = Projector(method, {"n_neighbors": 10} if method == "umap" else {}, random_state=0)
+    points = projector.fit_transform(latents)
+    before = points.copy()
+    placed = projector.transform(latents[::50] + 0.05)
+    centres = np.stack([points[labels == label].mean(0) for label in range(3)])
+    nearest_centre = np.linalg.norm(placed[:, None] - centres[None], axis=2).argmin(1)
+    assert np.array_equal(nearest_centre, labels[::50]) and np.array_equal(points, before)
+    with pytest.raises(ValueError, match="fit the projection"):
+        Projector(method).transform(latents[:3])

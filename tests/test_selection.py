@@ -1,6 +1,7 @@
 import numpy as np
+import pytest
 
-from explorer.selection import class_counts, selected_indices
+from explorer.selection import class_counts, indices_from_text, indices_to_text, selected_indices
 
 
 def point(customdata, trace=0, number=0):
@@ -27,3 +28,14 @@ def test_empty_or_missing_selection():
 def test_class_counts_largest_first():
     names = ("a", "b", "c")
     assert class_counts(np.array([2, 0, 2, 2]), names) == {"c": 3, "a": 1}
+
+
+def test_a_selection_travels_in_a_link_as_ranges_and_comes_back_whole():
+    indices = np.array([9, 3, 4, 5, 12, 13, 40])
+    text = indices_to_text(indices)
+    assert text == "3-5.9.12-13.40"
+    assert indices_from_text(text, 41).tolist() == [3, 4, 5, 9, 12, 13, 40]
+    assert indices_from_text("", 10).tolist() == [] and indices_to_text(np.array([])) == ""
+    for bad in ("3-x", "7-2", "-4", "5.99"):
+        with pytest.raises(ValueError):
+            indices_from_text(bad, 50)

@@ -11,12 +11,6 @@ def image_row(images, captions=None, width: int = 84) -> None:
     st.image(to_display(images), caption=captions, width=width, clamp=True)
 
 
-def linked_choice(name: str, options: list, default):
-    """The option a link names (``?points=10000``), so a teacher can share a prepared view; else ``default``."""
-    wanted = st.query_params.get(name)
-    return next((option for option in options if str(option) == wanted), default)
-
-
 def image_columns(rows: list[tuple], gap: str = "small") -> None:
     """One column per image, the rows stacked in it (original over input over reconstruction), so each
     image lines up with its own versions however narrow the screen. ``rows``: (images, captions or None)."""

@@ -48,7 +48,7 @@ def choose_model_in_sidebar() -> None:
     if pending is not None or st.session_state.get("model_choice") not in refs:
         st.session_state["model_choice"] = active_ref()
     st.session_state["active_model"] = st.selectbox(
-        "Active model", refs, key="model_choice", format_func=label,
+        "Active model", refs, key="model_choice", format_func=label, bind="query-params",
         help="Shipped pretrained checkpoints, then models trained or uploaded in this session.")
 
 

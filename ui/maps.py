@@ -1,0 +1,94 @@
+"""Plotly figures of a latent map: points coloured by class, and the layers drawn with them
+(selection context, corruption trail, decoded grid, interpolation path).
+
+Every point carries its image index first in ``customdata``: selections and the hover images read it.
+"""
+from __future__ import annotations
+
+import numpy as np
+import plotly.express as px
+import plotly.graph_objects as go
+from PIL import Image
+
+from explorer.trail import Trail
+
+# Paul Tol's colour-blind-safe qualitative set (Plotly's "Safe"), without its grey, which marks the
+# unselected points; past ten classes (Sign-MNIST's 24 letters) the colours repeat with another marker.
+CLASS_COLOURS = tuple(px.colors.qualitative.Safe[:10])
+CLASS_SYMBOLS = ("circle", "square", "diamond")
+UNSELECTED = "rgb(205, 205, 205)"
+KEPT, FLIPPED = "rgb(40, 40, 40)", "rgb(213, 94, 0)"
+
+
+def class_style(label: int) -> dict:
+    return {"color": CLASS_COLOURS[label % len(CLASS_COLOURS)],
+            "symbol": CLASS_SYMBOLS[(label // len(CLASS_COLOURS)) % len(CLASS_SYMBOLS)]}
+
+
+def class_map(coordinates: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...], ssim: np.ndarray,
+              selected: np.ndarray | None = None, height: int = 560, title: str | None = None,
+              faded: bool = False) -> go.Figure:
+    """One trace per class; with a selection, the other points stay on the map in grey for context."""
+    selected = np.asarray([] if selected is None else selected, dtype=np.int64)
+    selected = selected[selected < len(coordinates)]
+    highlighted = np.zeros(len(coordinates), dtype=bool)
+    highlighted[selected] = True
+    if not len(selected):
+        highlighted[:] = True
+    figure = go.Figure()
+    if not highlighted.all():
+        _add_points(figure, coordinates, np.flatnonzero(~highlighted), ssim, "not selected",
+                    {"color": UNSELECTED, "symbol": "circle"}, "not selected", opacity=0.6)
+    for label, name in enumerate(class_names):
+        members = np.flatnonzero(highlighted & (labels == label))
+        if len(members):
+            _add_points(figure, coordinates, members, ssim, name, class_style(label), name,
+                        opacity=0.35 if faded else 0.85)
+    figure.update_layout(height=height, margin=dict(l=10, r=10, t=30 if title else 10, b=10), title=title,
+                         dragmode="lasso", legend=dict(itemsizing="constant"), plot_bgcolor="white",
+                         xaxis=dict(showgrid=False, zeroline=False), yaxis=dict(showgrid=False, zeroline=False))
+    return figure
+
+
+def _add_points(figure: go.Figure, coordinates: np.ndarray, members: np.ndarray, ssim: np.ndarray, name: str,
+                style: dict, hover_name: str, opacity: float) -> None:
+    figure.add_trace(go.Scattergl(
+        x=coordinates[members, 0], y=coordinates[members, 1], mode="markers", name=name,
+        marker=dict(size=5, opacity=opacity, **style), customdata=np.stack([members, ssim[members]], axis=1),
+        hovertemplate=f"index %{{customdata[0]}}<br>{hover_name}<br>SSIM %{{customdata[1]:.3f}}<extra></extra>"))
+
+
+def add_trail(figure: go.Figure, trail: Trail) -> None:
+    """An arrow from each followed image's clean point to where its corrupted version lands."""
+    for flipped, colour, name in ((False, KEPT, "neighbours' label kept"), (True, FLIPPED, "neighbours' label flipped")):
+        chosen = np.flatnonzero(trail.flipped == flipped)
+        if not len(chosen):
+            continue
+        x = np.stack([trail.clean[chosen, 0], trail.corrupted[chosen, 0], np.full(len(chosen), np.nan)], 1).ravel()
+        y = np.stack([trail.clean[chosen, 1], trail.corrupted[chosen, 1], np.full(len(chosen), np.nan)], 1).ravel()
+        sizes = np.tile([0, 9, 0], len(chosen))
+        figure.add_trace(go.Scatter(
+            x=x, y=y, mode="lines+markers", name=f"{name} ({len(chosen)})", hoverinfo="skip",
+            line=dict(color=colour, width=1.2 if flipped else 0.8),
+            marker=dict(symbol="arrow", angleref="previous", size=sizes, color=colour)))
+
+
+def add_grid_behind(figure: go.Figure, picture: np.ndarray, positions: np.ndarray, density: int) -> None:
+    """The decoded grid as one picture under the points, each image centred on the position it decodes."""
+    low, high = positions.min(axis=0), positions.max(axis=0)
+    cell = (high - low) / max(density - 1, 1)
+    figure.add_layout_image(source=Image.fromarray(picture), xref="x", yref="y", x=low[0] - cell[0] / 2,
+                            y=high[1] + cell[1] / 2, sizex=(high - low)[0] + cell[0], sizey=(high - low)[1] + cell[1],
+                            sizing="stretch", layer="below", opacity=0.55)
+    figure.update_xaxes(range=[low[0] - cell[0] / 2, high[0] + cell[0] / 2])
+    figure.update_yaxes(range=[low[1] - cell[1] / 2, high[1] + cell[1] / 2])
+
+
+def add_path(figure: go.Figure, points: np.ndarray) -> None:
+    """The interpolation between two images as a line through the map positions of its steps."""
+    figure.add_trace(go.Scatter(
+        x=points[:, 0], y=points[:, 1], mode="lines+markers+text", name="interpolation path",
+        text=[f"{t:.2f}" for t in np.linspace(0, 1, len(points))], textposition="top center",
+        line=dict(color="black", width=2, dash="dot"),
+        marker=dict(size=[14] + [7] * (len(points) - 2) + [14], color="black", symbol="circle-open-dot"),
+        hovertemplate="step %{text}<extra></extra>"))
