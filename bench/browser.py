@@ -120,3 +120,17 @@ def wait_for_gallery(page, timeout_ms: int = 120_000) -> int:
     while gallery.count() < 2 * min(count, 40) and time.monotonic() < deadline:
         page.wait_for_timeout(20)
     return count
+
+
+def hover_until_preview(page) -> bool:
+    """Sweep the pointer over the map until the hover preview of some point shows; False if none did."""
+    page.locator(MAP).first.scroll_into_view_if_needed()
+    box = page.locator(MAP).first.bounding_box()
+    preview = page.locator("#hover-preview")
+    for across in range(3, 18):
+        for down in range(2, 11):
+            page.mouse.move(box["x"] + across / 20 * box["width"], box["y"] + down / 12 * box["height"])
+            page.wait_for_timeout(60)
+            if preview.count() and preview.is_visible():
+                return True
+    return False

@@ -17,6 +17,7 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Callable
 
 import numpy as np
 
@@ -25,8 +26,14 @@ METHODS = ("pca", "tsne", "umap")
 # (kNN accuracy in the map 0.804 vs 0.802, trustworthiness 0.9705 vs 0.9714). The KL divergence is
 # flat after ~50 exaggerated iterations, and Barnes-Hut at theta 0.8 keeps the same neighbourhoods.
 TSNE_SCHEDULE = {"theta": 0.8, "early_exaggeration_iter": 125, "n_iter": 400}
-# Brute-force neighbours beat Annoy's index build below this many points; above, approximate wins.
-EXACT_NEIGHBOURS_LIMIT = 10_000
+# Above this many points, t-SNE runs on the latents' first 50 principal components with FFT gradients
+# and 150 main iterations. All 70,000 Fashion-MNIST latents: 29.9 s (was 69 s), of which exact
+# neighbours 10.8 s (Annoy took 22.6); 5-NN accuracy on the map's first 10,000 points 0.826, as after
+# 400 main iterations. 32 components would save 2.7 s and cost 0.7 points of that accuracy.
+LARGE_MAP = 10_000
+LARGE_TSNE_SCHEDULE = {"negative_gradient_method": "fft", "early_exaggeration_iter": 125, "n_iter": 150}
+LARGE_TSNE_DIMENSIONS = 50
+Progress = Callable[[float, str], None]
 _DEFAULTS = {"pca": {}, "tsne": {"perplexity": 30.0}, "umap": {"n_neighbors": 15, "min_dist": 0.1}}
 
 
@@ -47,15 +54,19 @@ class Projector:
             raise ValueError(f"{self.method} has no parameter {', '.join(sorted(unknown))}; allowed: {allowed}")
         self.params = {**_DEFAULTS[self.method], **self.params}
         self._estimator = None
+        self._reducer = None
 
     @property
     def invertible(self) -> bool:
         return self.method in ("pca", "umap")
 
-    def fit_transform(self, latents: np.ndarray) -> np.ndarray:
+    def fit_transform(self, latents: np.ndarray, progress: Progress | None = None) -> np.ndarray:
+        """The 2-D map of ``latents``; t-SNE reports ``progress(fraction done, stage)`` as it goes."""
         latents = np.ascontiguousarray(latents, dtype=np.float32)
         if len(latents) < 5:
             raise ValueError(f"a 2-D map needs at least 5 points, got {len(latents)}")
+        if self.method == "tsne":
+            return self._fit_tsne(latents, progress or (lambda fraction, stage: None)).astype(np.float32)
         return getattr(self, f"_fit_{self.method}")(latents).astype(np.float32)
 
     def transform(self, latents: np.ndarray) -> np.ndarray:
@@ -65,6 +76,8 @@ class Projector:
         latents = np.ascontiguousarray(np.atleast_2d(latents), dtype=np.float32)
         if self.method == "umap":
             return self._place_among_neighbours(latents)
+        if self.method == "tsne":
+            latents = self._reduce_for_tsne(latents)
         return np.asarray(self._estimator.transform(latents), dtype=np.float32)
 
     def _place_among_neighbours(self, latents: np.ndarray) -> np.ndarray:
@@ -95,18 +108,35 @@ class Projector:
         self._estimator = PCA(n_components=2, random_state=self.random_state)
         return self._estimator.fit_transform(latents)
 
-    def _fit_tsne(self, latents: np.ndarray) -> np.ndarray:
+    def _fit_tsne(self, latents: np.ndarray, progress: Progress) -> np.ndarray:
         from openTSNE import TSNE
 
         perplexity = float(self.params["perplexity"])
         if not 1 <= perplexity < len(latents):
             raise ValueError(f"t-SNE perplexity must be between 1 and the number of points, got {perplexity}")
-        exact = len(latents) <= EXACT_NEIGHBOURS_LIMIT
+        schedule = TSNE_SCHEDULE if len(latents) <= LARGE_MAP else LARGE_TSNE_SCHEDULE
+        iterations = schedule["early_exaggeration_iter"] + schedule["n_iter"]
+        done = [0]
+
+        def report(iteration: int, error: float, embedding) -> bool:
+            done[0] += 25
+            progress(0.3 + 0.7 * min(done[0] / iterations, 1.0), f"optimising the layout, KL divergence {error:.2f}")
+            return False
+
         tsne = TSNE(n_components=2, perplexity=perplexity, random_state=self.random_state,
-                    n_jobs=os.cpu_count() or 1, verbose=False, **TSNE_SCHEDULE,
-                    neighbors="exact" if exact else "auto", knn_kwargs={"algorithm": "brute"} if exact else None)
-        self._estimator = tsne.fit(latents)
+                    n_jobs=os.cpu_count() or 1, verbose=False, **schedule, neighbors="exact",
+                    knn_kwargs={"algorithm": "brute"}, callbacks=report, callbacks_every_iters=25)
+        progress(0.0, f"finding each of {len(latents):,} points' nearest neighbours")
+        if len(latents) > LARGE_MAP and latents.shape[1] > LARGE_TSNE_DIMENSIONS:
+            from sklearn.decomposition import PCA
+
+            self._reducer = PCA(LARGE_TSNE_DIMENSIONS, random_state=self.random_state).fit(latents)
+        self._estimator = tsne.fit(self._reduce_for_tsne(latents))
         return np.asarray(self._estimator)
+
+    def _reduce_for_tsne(self, latents: np.ndarray) -> np.ndarray:
+        """A large map's latents as their first 50 principal components, the space its neighbours were found in."""
+        return latents if self._reducer is None else self._reducer.transform(latents).astype(np.float32)
 
     def _fit_umap(self, latents: np.ndarray) -> np.ndarray:
         umap = umap_with_disk_cache()

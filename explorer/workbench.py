@@ -23,7 +23,7 @@ from .inference import decode_all, encode_all, model_device, prepare_model, reco
 from .memo import SingleFlightMemo
 from .metrics import knn_accuracy, nearest_neighbours, ssim, summarise, trustworthiness
 from .models import model_info
-from .projection import Projector
+from .projection import Progress, Projector
 from .trail import Trail, follow_corruption
 
 # Shared by every session exploring a shipped model, so bounded: a 70,000-point UMAP keeps its fitted
@@ -136,16 +136,19 @@ class Workbench:
         inputs = corrupt(self.images(count), corruption, seed)[np.array(indices)]
         return inputs, reconstruct_all(self.model, inputs)
 
-    def project(self, method: str, params: dict, count: int, random_state: int = 0) -> MapResult:
+    def project(self, method: str, params: dict, count: int, random_state: int = 0,
+                progress: Progress | None = None) -> MapResult:
+        """The map of the first ``count`` latents; ``progress`` hears from the fit if this caller runs it."""
         count = self._count(count)
         return self._maps.get((method, tuple(sorted(params.items())), count, random_state),
-                              lambda: self._fit_map(method, params, count, random_state))
+                              lambda: self._fit_map(method, params, count, random_state, progress))
 
-    def _fit_map(self, method: str, params: dict, count: int, random_state: int) -> MapResult:
+    def _fit_map(self, method: str, params: dict, count: int, random_state: int,
+                 progress: Progress | None) -> MapResult:
         latents = self.latents(count)
         started = time.perf_counter()
         projector = Projector(method, dict(params), random_state)
-        return MapResult(projector.fit_transform(latents), projector, time.perf_counter() - started)
+        return MapResult(projector.fit_transform(latents, progress), projector, time.perf_counter() - started)
 
     def map_quality(self, result: MapResult) -> dict[str, float]:
         """kNN accuracy in latent space and on the map, and the map's trustworthiness (kept with the map)."""

@@ -1,10 +1,10 @@
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.card import CONDITION_LABELS, ModelCard
 from explorer.corruption import parse_corruption
+from ui.maps import class_map
 from ui.display import image_row
 from ui.entry import start_page
 from ui.models import require_decoder
@@ -47,12 +47,9 @@ def comparison(title: str, names: list[str], caption: str) -> None:
             bench = shipped_workbench(name)
             with st.spinner(f"t-SNE for {models[name].name}..."):
                 result = bench.project("tsne", {"perplexity": 30.0}, 1000, random_state=307)
-            labels = bench.labels(1000)
-            figure = go.Figure(go.Scattergl(x=result.coordinates[:, 0], y=result.coordinates[:, 1], mode="markers",
-                                            marker=dict(size=3, color=labels, colorscale="Turbo"),
-                                            text=[bench.class_names[c] for c in labels], hoverinfo="text"))
-            figure.update_layout(title=models[name].name, height=300, margin=dict(l=0, r=0, t=30, b=0),
-                                 xaxis_visible=False, yaxis_visible=False)
+            figure = class_map(result.coordinates, bench.labels(1000), bench.class_names, bench.ssim_scores(1000),
+                               height=300, title=models[name].name)
+            figure.update_layout(xaxis_visible=False, yaxis_visible=False, showlegend=position == 0)
             columns[position % 3].plotly_chart(figure, width="stretch", key=f"tsne-{name}")
 
 
@@ -81,11 +78,7 @@ if image is not None:
     image_row(reconstruction, ["reconstruction"], width=140)
     result = bench.project("pca", {}, 2000)
     placed = result.projector.transform(latent)[0]
-    figure = go.Figure(go.Scattergl(x=result.coordinates[:, 0], y=result.coordinates[:, 1], mode="markers",
-                                    marker=dict(size=4, color=bench.labels(2000), colorscale="Turbo", opacity=0.5),
-                                    text=[bench.class_names[c] for c in bench.labels(2000)], hoverinfo="text",
-                                    name="test images"))
+    figure = class_map(result.coordinates, bench.labels(2000), bench.class_names, bench.ssim_scores(2000), height=420)
     figure.add_scatter(x=[placed[0]], y=[placed[1]], mode="markers", name="your image",
                        marker=dict(size=18, symbol="star", color="black", line=dict(color="white", width=2)))
-    figure.update_layout(height=420, margin=dict(t=10, b=10))
     st.plotly_chart(figure, width="stretch")

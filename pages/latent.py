@@ -70,7 +70,10 @@ if PATH in layers:
                  ends[1].number_input("to image", 0, count - 1, min(1, count - 1), key="to", **LINKED))
 
 with st.spinner(f"Computing the {METHOD_NAMES[method]} map of {count:,} latents..."):
-    result = bench.project(method, params, count, random_state)
+    progress_bar = st.empty()
+    result = bench.project(method, params, count, random_state,
+                           lambda fraction, stage: progress_bar.progress(fraction, f"{METHOD_NAMES[method]}: {stage}"))
+    progress_bar.empty()
 coordinates = result.coordinates
 trail = bench.trail(result, *trail_settings) if trail_settings and trail_settings[0] is not None else None
 if trail is not None:

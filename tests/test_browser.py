@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from ui.page_table import PAGES
-from bench.browser import CHROMIUM, MAP, ROOT, chromium_page, lasso, running_app, wait_for_gallery, wait_until_idle
+from bench.browser import (CHROMIUM, MAP, ROOT, chromium_page, hover_until_preview, lasso, running_app, wait_for_gallery,
+                           wait_until_idle)
 
 ARTIFACTS = ROOT / "test-artifacts"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (.ci/run installs it)")
@@ -48,3 +49,45 @@ def test_lasso_on_the_map_shows_the_selected_images(app_url, page):
     gallery = page.locator("[data-testid='stMain'] [data-testid='stImage'] img")
     assert gallery.count() >= 2 * min(count, 40), "originals and reconstructions of the selection"
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_teaching_views_keep_their_context_and_travel_in_a_link(app_url, page):
+    """Trail, decoded grid, hover preview, a selection that survives a method switch, and a copied link
+    that opens the same view in a fresh session."""
+    page.goto(f"{app_url}/latent?layers=Corruption+trail&sigma=0.5")
+    wait_until_idle(page)
+    page.locator(MAP).first.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "view-corruption-trail.png"))
+    assert page.get_by_text("neighbours' label flipped").count() == 1, "the trail's legend names the flipped arrows"
+
+    page.get_by_role("button", name="Corruption trail").click()
+    page.get_by_role("button", name="Decoded grid").click()
+    wait_until_idle(page)
+    assert page.locator("[data-testid='stPlotlyChart'] .imagelayer image").count() == 1, "grid drawn under the map"
+    assert hover_until_preview(page), "hovering a point shows its image"
+    assert page.locator("#hover-preview canvas").count() == 2, "the image and its reconstruction"
+    page.screenshot(path=str(ARTIFACTS / "view-decoded-grid-and-hover.png"))
+
+    lasso(page, [(0.3, 0.3), (0.6, 0.3), (0.6, 0.6), (0.3, 0.6)])
+    count = wait_for_gallery(page)
+    page.get_by_text("UMAP", exact=True).click()
+    wait_until_idle(page)
+    assert wait_for_gallery(page) == count, "the same images stay selected on the UMAP map"
+    assert page.get_by_text("not selected").count() >= 1, "the other points stay on the map in grey"
+    page.locator(MAP).first.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "view-selection-after-switch.png"))
+
+    page.get_by_role("button", name="Copy link to this view").click()
+    link = page.locator("[data-testid='stPopoverBody'] code").first.inner_text().strip()
+    assert "method=UMAP" in link and "selection=" in link and "Decoded+grid" in link
+    fresh_session = page.context.browser.new_context(viewport={"width": 1500, "height": 1100})
+    try:
+        student = fresh_session.new_page()
+        student.goto(link)
+        wait_until_idle(student)
+        assert wait_for_gallery(student) == count, "a student opening the link sees the same selection"
+        assert student.get_by_role("radio", name="UMAP").is_checked()
+        assert student.locator("[data-testid='stPlotlyChart'] .imagelayer image").count() == 1
+        assert student.locator("[data-testid='stException']").count() == 0
+    finally:
+        fresh_session.close()

@@ -68,3 +68,28 @@ def test_every_method_places_new_points_in_their_cluster_without_moving_the_map(
     assert np.array_equal(nearest_centre, labels[::50]) and np.array_equal(points, before)
     with pytest.raises(ValueError, match="fit the projection"):
         Projector(method).transform(latents[:3])
+
+
+def test_tsne_reports_progress_from_neighbours_to_the_last_iteration(blobs):
+    latents, _ = blobs
+    heard = []
+    Projector("tsne").fit_transform(latents, lambda fraction, stage: heard.append((fraction, stage)))
+    fractions = [fraction for fraction, _ in heard]
+    assert fractions[0] == 0 and "neighbours" in heard[0][1] and fractions[-1] == 1.0
+    assert fractions == sorted(fractions) and len(heard) == 1 + (125 + 400) // 25
+
+
+def test_a_large_tsne_map_works_in_principal_components_and_still_places_new_points(blobs, monkeypatch):
+    from explorer import projection
+
+    latents, labels = blobs
+    wide = np.hstack([latents, latents[:, ::-1] * 0.5, latents * 0.25, latents[:, ::2]])  # 56 dimensions
+    monkeypatch.setattr(projection, "LARGE_MAP", 100)
+    monkeypatch.setattr(projection, "LARGE_TSNE_DIMENSIONS", 10)
+    projector = Projector("tsne", random_state=0)
+    points = projector.fit_transform(wide)
+    assert projector._reducer is not None and projector._reducer.n_components_ == 10
+    assert knn_accuracy(points, labels) > 0.95
+    placed = projector.transform(wide[::50])
+    centres = np.stack([points[labels == label].mean(0) for label in range(3)])
+    assert np.array_equal(np.linalg.norm(placed[:, None] - centres[None], axis=2).argmin(1), labels[::50])

@@ -64,8 +64,10 @@ _SCRIPT = """
   const attach = () => document.querySelectorAll(".js-plotly-plot").forEach(chart => {
     if (chart.hoverPreviewAttached || typeof chart.on !== "function") return;
     chart.hoverPreviewAttached = true;
+    box.style.display = "none";  // a redrawn chart sends no unhover for the point it replaced
     chart.on("plotly_hover", show);
     chart.on("plotly_unhover", () => { box.style.display = "none"; });
+    chart.addEventListener("mouseleave", () => { box.style.display = "none"; });
   });
   setInterval(attach, 400);
 })();
