@@ -1,10 +1,12 @@
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.card import CONDITION_LABELS, ModelCard
 from explorer.corruption import parse_corruption
-from ui.maps import class_map
+from ui.controls import LINKED, share_link
+from ui.maps import CLASS_COLOURS, class_map
 from ui.display import image_row
 from ui.entry import start_page
 from ui.models import require_decoder
@@ -12,9 +14,38 @@ from ui.resources import cards, shipped_workbench
 from ui.upload import uploaded_image
 
 start_page("pages/experiments.py")
+share_link()
 
 
-def comparison(title: str, names: list[str], caption: str) -> None:
+def loss_table_and_curves(models: dict[str, ModelCard]) -> None:
+    """Each model's last training and validation loss and its test MSE, and its loss curves, from its card."""
+    rows = {}
+    figure = go.Figure()
+    for position, card in enumerate(models.values()):
+        history, colour = card.history, CLASS_COLOURS[position % len(CLASS_COLOURS)]
+        test = card.metrics.get("test", {})
+        rows[card.name] = {"epochs": len(history), "train loss (its inputs)": history[-1]["train_loss"] if history else None,
+                           "validation loss (its inputs)": history[-1]["val_loss"] if history else None,
+                           "test MSE, its inputs": test.get(card.corruption, {}).get("mse"),
+                           "test MSE, clean inputs": test.get("clean", {}).get("mse")}
+        epochs = [entry["epoch"] for entry in history]
+        figure.add_scatter(x=epochs, y=[entry["val_loss"] for entry in history], name=f"{card.name} validation",
+                           line=dict(color=colour), legendgroup=card.name)
+        figure.add_scatter(x=epochs, y=[entry["train_loss"] for entry in history], name=f"{card.name} train",
+                           line=dict(color=colour, dash="dot"), legendgroup=card.name)
+    st.dataframe(pd.DataFrame(rows).T.style.format("{:.4f}", subset=pd.IndexSlice[:, list(rows[card.name])[1:]],
+                                                   na_rep="-"), width="stretch")
+    losses = ", ".join(sorted({str(card.training.get("loss", "?")) for card in models.values()}))
+    figure.update_layout(height=360, xaxis_title="epoch", yaxis_title=f"loss ({losses}) against the clean image",
+                         margin=dict(t=20, b=10))
+    st.plotly_chart(figure, width="stretch")
+    epochs = sorted({len(card.history) for card in models.values()})
+    st.caption("Train and validation losses are measured on each model's own training inputs (corrupted for a "
+               "denoiser), against the clean image; validation images are held out of the training split. "
+               f"These checkpoints ran {' / '.join(map(str, epochs))} epochs.")
+
+
+def comparison(system: str, title: str, names: list[str], caption: str) -> None:
     """SSIM table from the cards, reconstructions side by side and t-SNE small multiples."""
     st.header(title)
     st.caption(caption)
@@ -26,9 +57,11 @@ def comparison(title: str, names: list[str], caption: str) -> None:
                  width="stretch")
     st.caption("Mean SSIM on the 10,000 Fashion-MNIST test images, read from each checkpoint's model card "
                "(rows: how the model was trained; columns: the test inputs).")
+    if st.toggle("Losses per epoch (the seed's train/test loss table)", key=f"losses_{system}", **LINKED):
+        loss_table_and_curves(models)
 
     condition = st.radio("Test inputs", list(CONDITION_LABELS), format_func=CONDITION_LABELS.get, horizontal=True,
-                         key=f"condition-{title}")
+                         key=f"inputs_{system}", **LINKED)
     indices = np.arange(8)
     first = shipped_workbench(names[0])
     inputs, _, _ = first.reconstruct(indices, parse_corruption(condition), seed=0)
@@ -41,7 +74,7 @@ def comparison(title: str, names: list[str], caption: str) -> None:
         image_row(outputs, width=64)
 
     if st.toggle("t-SNE of each model's test latents (perplexity 30, random state 307, 1,000 images)",
-                 key=f"tsne-{title}"):
+                 key=f"tsne_{system}", **LINKED):
         columns = st.columns(3)
         for position, name in enumerate(names):
             bench = shipped_workbench(name)
@@ -59,11 +92,11 @@ s3 = sorted((n for n, c in shipped.items() if c.model_id == "s3-anello" and c.da
             key=lambda n: order.index(shipped[n].corruption) if shipped[n].corruption in order else len(order))
 s1 = sorted(n for n, c in shipped.items() if c.seed_system == "S1" and c.dataset == "fashion-mnist")
 if s3:
-    comparison("S3: does training on noise help?", s3,
+    comparison("s3", "S3: does training on noise help?", s3,
                "The seed found that small noise and random erasing help while large noise hurts. Each row is a model "
                "trained on clean or corrupted inputs (the target always clean).")
 if s1:
-    comparison("S1: baseline against the modified network", s1,
+    comparison("s1", "S1: baseline against the modified network", s1,
                "S1 reports SSIM 0.913 for the 128-d baseline and 0.928 for the modified 256-d network.")
 if not (s1 or s3):
     st.warning("No shipped S1 or S3 checkpoints were found in checkpoints/.")

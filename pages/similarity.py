@@ -4,12 +4,14 @@ import streamlit as st
 
 from explorer.evaluation import RETRIEVAL_CLASS_COUNTS
 from explorer.metrics import nearest_neighbours
+from ui.controls import LINKED, keep_valid, share_link
 from ui.display import image_row
 from ui.entry import start_page
 from ui.models import card_for, label, model_refs, workbench_for
 from ui.upload import uploaded_image
 
 start_page("pages/similarity.py")
+share_link()
 st.markdown("S2's metric-learning network maps each image to an 8-d unit vector; similar images point the same "
             "way. Pick a query and see the most similar test images by cosine similarity.")
 
@@ -18,15 +20,18 @@ if not embedding_models:
     st.warning("No S2 checkpoint is here: train one on the Train page (model s2-embedding).")
     st.stop()
 ten_classes = max(embedding_models, key=lambda ref: card_for(ref).trained_classes)
-ref = st.selectbox("Embedding model", embedding_models, index=embedding_models.index(ten_classes), format_func=label)
+keep_valid("embedding", lambda chosen: chosen in embedding_models, ten_classes)
+ref = st.selectbox("Embedding model", embedding_models, index=embedding_models.index(ten_classes), format_func=label,
+                   key="embedding", **LINKED)
 bench = workbench_for(ref)
 card = card_for(ref)
 
 query_side, result_side = st.columns([1, 3])
 with query_side:
-    source = st.radio("Query", ["A test image", "Upload an image"], horizontal=True)
+    source = st.radio("Query", ["A test image", "Upload an image"], horizontal=True, key="query_source", **LINKED)
     if source == "A test image":
-        index = st.number_input("Test image index", 0, len(bench.pool) - 1, 0)
+        keep_valid("query_image", lambda chosen: chosen < len(bench.pool), 0)
+        index = st.number_input("Test image index", 0, len(bench.pool) - 1, 0, key="query_image", **LINKED)
         query_image = bench.pool.take(np.array([index])).as_tensor()
         exclude = int(index)
     else:
@@ -35,7 +40,7 @@ with query_side:
             st.stop()
         exclude = None
     image_row(query_image, ["query, as the model sees it"], width=120)
-    k = st.slider("Results", 4, 24, 12)
+    k = st.slider("Results", 4, 24, 12, key="results", **LINKED)
 
 neighbours, distances = nearest_neighbours(bench.latents(), bench.encode(query_image)[0], k, metric="cosine",
                                            exclude=exclude)

@@ -238,3 +238,10 @@ def test_sign_mnist_trains_from_kaggles_archive_uploaded_on_the_train_page():
     card = app.session_state["session_models"][ModelRef("trained", "signs")].checkpoint.card
     assert card["dataset"] == "sign-mnist" and card["class_names"][:3] == ["A", "B", "C"]
     assert card["split"]["test"] == 60
+
+
+def test_experiments_show_each_s3_model_s_losses_from_its_card():
+    app = open_link("pages/experiments.py", losses_s3="true")
+    table = next(frame.value for frame in app.dataframe if "test MSE, clean inputs" in frame.value.columns)
+    assert len(table) >= 5 and (table["epochs"] >= 1).all()
+    assert (table["test MSE, clean inputs"].astype(float) > 0).all()
