@@ -19,12 +19,12 @@ from .checkpoint import list_checkpoints, load_checkpoint, read_card, save_check
 from .corruption import parse_corruption
 from .errors import USER_ERRORS
 from .datasets import dataset_info, list_datasets, load_dataset
-from .evaluation import CARD_CONDITIONS, evaluate_reconstruction, evaluate_retrieval
+from .evaluation import CARD_CONDITIONS, card_metrics, evaluate_reconstruction, evaluate_retrieval
 from .inference import encode_all
 from .models import create_model, latent_size, list_models, model_info, pick_device
 from .projection import METHODS, Projector
 from .runs import SETTINGS, TrainingFailed, TrainingRequest, train_checkpoint
-from .training import PRECISIONS, SCHEDULES, EpochReport, StepReport
+from .training import PRECISIONS, SCHEDULES, TARGETS, EpochReport, StepReport, TrainConfig
 
 
 
@@ -117,6 +117,9 @@ def _train(args) -> None:
 
 def _evaluate(args) -> None:
     checkpoint = load_checkpoint(args.checkpoint)
+    if args.update_card:
+        _update_card(args.checkpoint, checkpoint)
+        return
     dataset = args.dataset or checkpoint.card.get("dataset", "fashion-mnist")
     test = load_dataset(dataset, need_train=False).test.subset(args.subset)
     _check_shape(checkpoint, test.images.shape[1:])
@@ -130,6 +133,19 @@ def _evaluate(args) -> None:
         result = {"retrieval_accuracy": accuracy, "classes": classes, "images": len(test)}
         line = f"{dataset} test: retrieval accuracy {accuracy:.4f} over {classes} classes"
     print(json.dumps({"dataset": dataset, **result}) if args.json else line)
+
+
+def _update_card(path: str, checkpoint) -> None:
+    """Re-measure a checkpoint's card figures on its full test split, as training would have written them
+    today (after the card's conditions changed), keeping everything else; the files are replaced atomically."""
+    card = ModelCard(checkpoint.card)
+    info = model_info(card.model_id)
+    config = TrainConfig(loss=card.training.get("loss", "mse"), target=card.training.get("target", "clean"),
+                         corruption=parse_corruption(checkpoint.card.get("corruption")))
+    test = load_dataset(card.dataset, need_train=False).test
+    checkpoint.card["metrics"] = card_metrics(checkpoint.model, test, info.is_autoencoder, card.trained_classes, config)
+    save_checkpoint(path, checkpoint.model, checkpoint.card)
+    print(f"{card.name}: {ModelCard(checkpoint.card).headline()}; card rewritten")
 
 
 def _check_shape(checkpoint, shape: tuple[int, ...]) -> None:
@@ -188,7 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="mirror a random half of each training batch (default: the recipe's)")
     training.add_argument("--weight-decay", type=float, help="decoupled weight decay, with AdamW (default: the recipe's)")
     training.add_argument("--patience", type=int, help="early-stopping patience in epochs")
-    training.add_argument("--noise", help="gaussian:SIGMA or erasing:P (inputs only; the target stays clean)")
+    training.add_argument("--noise", help="gaussian:SIGMA or erasing:P (inputs; the target stays clean unless --target)")
+    training.add_argument("--target", choices=TARGETS,
+                          help="what a noisy input is scored against: the clean image (denoising, default) or the "
+                               "corrupted image itself (S3's seed: a corrupted copy of the dataset)")
     training.add_argument("--subset", type=int, help="train on N images (validation and test on N/5)")
     training.add_argument("--latent", type=int, help="latent size, for models that take one")
     training.add_argument("--classes", type=int, help="S2: train on the first N classes")
@@ -204,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--dataset")
     evaluate.add_argument("--noise")
     evaluate.add_argument("--subset", type=int)
+    evaluate.add_argument("--update-card", action="store_true",
+                          help="re-measure the card's figures on the full test split and rewrite the card")
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(run=_evaluate)
 

@@ -25,8 +25,8 @@ class TrainingFailed(RuntimeError):
 
 
 # Training settings a request may override; the model's recipe decides every one it leaves out.
-SETTINGS = ("epochs", "batch_size", "learning_rate", "schedule", "precision", "flip", "weight_decay", "patience",
-            "steps_per_epoch")
+SETTINGS = ("epochs", "batch_size", "learning_rate", "schedule", "precision", "flip", "weight_decay", "target",
+            "patience", "steps_per_epoch")
 CLI_FLAGS = {"learning_rate": "--lr"}
 
 
@@ -103,7 +103,7 @@ def train_checkpoint(request: TrainingRequest, out: str = "checkpoint",
         corruption=config.corruption.describe() if config.corruption else None, classes=list(config.classes) if config.classes else None,
         training={**training_record(config, result), "device": pick_device().type, "steps_per_epoch": steps_per_epoch},
         history=[vars(epoch) for epoch in result.history],
-        metrics=card_metrics(model, splits.test, info.is_autoencoder, trained_classes),
+        metrics=card_metrics(model, splits.test, info.is_autoencoder, trained_classes, config),
         command=request.command(out),
     )
     return Checkpoint(model, card)

@@ -40,6 +40,7 @@ class TrainConfig:
     flip: bool = False
     patience: int | None = None
     corruption: Corruption | None = None
+    target: str = "clean"
     seed: int = 0
     classes: tuple[int, ...] | None = None
     steps_per_epoch: int = 1000
@@ -74,6 +75,14 @@ class TrainConfig:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.loss not in LOSSES and self.loss != "anchor-positive":
             raise ValueError(f"loss must be one of {', '.join(LOSSES)} or anchor-positive, got {self.loss!r}")
+        if self.target not in TARGETS:
+            raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {self.target!r}")
+
+    def targets(self, clean: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        """What a reconstruction is scored against: the clean image (denoising), or the corrupted input
+        itself, as when a model is trained on a corrupted copy of the dataset (S3's seed did this: its
+        losses sit sigma squared above the clean run's, the noise no model can predict)."""
+        return inputs if self.target == "corrupted" else clean
 
 
 @dataclass
@@ -127,6 +136,7 @@ LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
 
 SCHEDULES = ("constant", "one-cycle")
 PRECISIONS = ("fp32", "bf16")
+TARGETS = ("clean", "corrupted")
 
 
 def _forward_precision(config: "TrainConfig", device: torch.device):
@@ -235,7 +245,8 @@ def training_record(config: TrainConfig, result: TrainResult) -> dict:
             "learning_rate": config.learning_rate, "schedule": config.schedule, "precision": config.precision,
             "flip": config.flip, "batch_size": config.batch_size, "epochs_asked": config.epochs,
             "epochs_run": result.epochs_run, "best_epoch": result.best_epoch, "patience": config.patience,
-            "seed": config.seed, "stop_reason": result.stop_reason, "seconds": round(result.seconds, 1)}
+            "target": config.target, "seed": config.seed, "stop_reason": result.stop_reason,
+            "seconds": round(result.seconds, 1)}
 
 
 def mirror_half(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -267,7 +278,7 @@ def _reconstruction_epoch(model, optimizer, scheduler, images, config, generator
         if config.flip:
             batch = mirror_half(batch, generator)
         inputs = config.corruption(batch, generator) if config.corruption else batch
-        target = to_device(batch, device)
+        target = to_device(config.targets(batch, inputs), device)
         with _forward_precision(config, device):
             outputs = model(to_device(inputs, device))
         value, rate = _optimise(optimizer, scheduler, loss_function(outputs.float(), target))
@@ -291,7 +302,8 @@ def _reconstruction_validation(model, val_images, config, device) -> float:
     for start in range(0, len(val_images), 512):
         batch = val_images[start:start + 512]
         inputs = config.corruption(batch, generator) if config.corruption else batch
-        total += loss_function(model(to_device(inputs, device)), to_device(batch, device)).item() * len(batch)
+        total += loss_function(model(to_device(inputs, device)),
+                               to_device(config.targets(batch, inputs), device)).item() * len(batch)
     return total / len(val_images)
 
 

@@ -88,3 +88,34 @@ def test_a_second_students_run_waits_its_turn_then_trains(app_url):
         first.get_by_text("Cancelled").first.wait_for(timeout=60_000)
         for page in (first, second):
             assert page.locator(EXCEPTION).count() == 0
+
+
+def test_a_student_trains_s0_on_a_kaggle_sized_sign_mnist_upload_and_sees_letters_on_the_map(app_url, tmp_path):
+    """Kaggle's archive at full size (27,455 + 7,172 rows, random pixels) through the browser's file input."""
+    from conftest import kaggle_sign_zip, sign_csv
+
+    archive = tmp_path / "sign-language-mnist.zip"
+    archive.write_bytes(kaggle_sign_zip(sign_csv(27_455, seed=1), sign_csv(7_172, seed=2)))
+    with browser_contexts(1) as (page,):
+        page.goto(f"{app_url}/train")
+        wait_until_idle(page)
+        for label, option in (("Model", "S0 · s0-cnn-ae"), ("Dataset", "sign-mnist")):
+            page.get_by_role("combobox", name=label, exact=True).click()
+            page.get_by_role("option", name=re.compile("^" + re.escape(option))).first.click()
+            wait_until_idle(page)
+        page.locator("[data-testid='stFileUploaderDropzoneInput'][accept*='.zip']").set_input_files(str(archive))
+        wait_until_idle(page, quiet_seconds=2)
+        assert page.locator("[data-testid='stAlertContentError']").count() == 0
+        page.get_by_label("Epochs").fill("1")
+        page.get_by_label("Epochs").press("Enter")
+        page.get_by_label("Name").fill("letters")
+        page.get_by_label("Name").press("Enter")
+        wait_until_idle(page)
+        page.get_by_role("button", name="Train", exact=True).click()
+        page.get_by_text("is trained and is now the active model").wait_for(timeout=240_000)
+        open_in_sidebar(page, "Latent space")
+        wait_until_idle(page)
+        page.screenshot(path=str(ARTIFACTS / "sign-mnist-letters-map.png"))
+        legend = page.locator("[data-testid='stPlotlyChart'] .legend").first.text_content()
+        assert {"A", "B", "Y"} <= set(legend.split()), legend
+        assert page.locator(EXCEPTION).count() == 0

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from explorer.evaluation import CARD_CONDITIONS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -31,7 +33,33 @@ def test_train_writes_checkpoint_and_card(trained):
     assert card["training"]["flip"] is True
     assert card["training"]["optimizer"] == "adamw" and card["training"]["weight_decay"] == 0.01
     assert card["command"].startswith("python -m explorer train --model s4-conv-392")
-    assert set(card["metrics"]["test"]) == {"clean", "gaussian:0.1", "gaussian:0.5", "erasing:1"}
+    assert set(card["metrics"]["test"]) == set(CARD_CONDITIONS) and card["metrics"]["test_loss"] > 0
+    assert card["training"]["target"] == "clean"
+
+
+def test_update_card_re_measures_an_old_card_and_keeps_the_rest(trained, tmp_path):
+    out, _ = trained
+    old = tmp_path / "old"
+    old.with_suffix(".safetensors").write_bytes(out.with_suffix(".safetensors").read_bytes())
+    card = json.loads(out.with_suffix(".json").read_text())
+    expected_test = card["metrics"]["test"]
+    card["metrics"] = {"test": {"clean": expected_test["clean"]}}  # written before the conditions grew
+    old.with_suffix(".json").write_text(json.dumps(card))
+    result = run("evaluate", str(old), "--update-card")
+    assert result.returncode == 0, result.stderr
+    rewritten = json.loads(old.with_suffix(".json").read_text())
+    assert rewritten["history"] == card["history"] and set(rewritten["metrics"]["test"]) == set(expected_test)
+    for condition, figures in expected_test.items():
+        assert rewritten["metrics"]["test"][condition]["ssim"] == pytest.approx(figures["ssim"], abs=1e-6)
+
+
+def test_the_seed_s_protocol_scores_against_the_corrupted_image(tmp_path):
+    out = tmp_path / "seed"
+    result = run("train", "--model", "s3-anello", "--dataset", "digits", "--epochs", "1", "--noise", "gaussian:0.5",
+                 "--target", "corrupted", "--quiet", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["training"]["target"] == "corrupted" and "--target corrupted" in card["command"]
 
 
 def test_evaluate_reproduces_the_card(trained):

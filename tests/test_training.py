@@ -162,5 +162,20 @@ def test_bad_settings_are_refused(digits):
         train(create_model("s4-conv-392"), digits, _config(precision="fp16"))
     with pytest.raises(ValueError, match="schedule must be one of constant, one-cycle"):
         train(create_model("s4-conv-392"), digits, _config(schedule="cosine"))
+    with pytest.raises(ValueError, match="target must be one of clean, corrupted"):
+        train(create_model("s4-conv-392"), digits, _config(target="noisy"))
     with pytest.raises(ValueError, match="needs the training split"):
         train(create_model("s4-conv-392"), load_dataset("fashion-mnist", need_train=False), _config())
+
+
+def test_scoring_against_corrupted_targets_adds_the_noise_no_model_can_predict(digits):
+    """S3's seed trained on a corrupted copy of the data: the model is scored against the noisy image."""
+    noise = GaussianNoise(0.5)
+    clean, noisy = torch.zeros(2, 1, 4, 4), torch.ones(2, 1, 4, 4)
+    assert _config(target="corrupted").targets(clean, noisy) is noisy and _config().targets(clean, noisy) is clean
+    losses = {}
+    for target in ("clean", "corrupted"):
+        torch.manual_seed(0)
+        result = train(create_model("s3-anello"), digits, _config(epochs=3, corruption=noise, target=target))
+        losses[target] = result.history[-1].val_loss
+    assert losses["corrupted"] > losses["clean"] + 0.005
