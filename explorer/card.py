@@ -11,7 +11,8 @@ from typing import Literal
 
 from .models import model_info
 
-CONDITION_LABELS = {"clean": "clean", "gaussian:0.1": "sigma 0.1", "gaussian:0.5": "sigma 0.5", "erasing:1": "erased"}
+CONDITION_LABELS = {"clean": "clean", "gaussian:0.01": "sigma 0.01", "gaussian:0.1": "sigma 0.1", "gaussian:0.5": "sigma 0.5",
+                    "gaussian:1": "sigma 1", "erasing:0.5": "erasing 0.5", "erasing:1": "erased"}
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,11 @@ class ModelCard:
     @property
     def training(self) -> dict:
         return self.data.get("training", {})
+
+    @property
+    def target(self) -> str:
+        """What a corrupted input was scored against in training: "clean" (denoising) or "corrupted" (S3's seed)."""
+        return self.training.get("target", "clean")
 
     @property
     def history(self) -> list[dict]:

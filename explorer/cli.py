@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .card import ModelCard
+from .card import CONDITION_LABELS, ModelCard
 from .checkpoint import list_checkpoints, load_checkpoint, read_card, save_checkpoint
 from .corruption import parse_corruption
 from .errors import USER_ERRORS
@@ -59,8 +59,10 @@ def _checkpoints(args) -> None:
         print(json.dumps({name: {key: card[key] for key in ("model", "dataset", "training", "metrics", "command")}
                           for name, card in cards.items()}, indent=2))
         return
-    print("| checkpoint | seed | latent | epochs | train min | test SSIM clean | sigma 0.1 | sigma 0.5 | erased |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    columns = ["checkpoint", "seed", "latent", "epochs", "train min",
+               *(f"test SSIM {CONDITION_LABELS[c]}" if c == "clean" else CONDITION_LABELS[c] for c in CARD_CONDITIONS)]
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
     for name, card in cards.items():
         print(_checkpoint_row(name, card))
 
@@ -71,7 +73,7 @@ def _checkpoint_row(name: str, data: dict) -> str:
              str(card.training.get("epochs_run", "?")), f"{card.training.get('seconds', 0) / 60:.1f}"]
     if card.retrieval_accuracy:
         accuracy = ", ".join(f"{k} cl. {v:.1%}" for k, v in card.retrieval_accuracy.items())
-        cells += [f"retrieval {accuracy}", "", "", ""]
+        cells += [f"retrieval {accuracy}", *[""] * (len(CARD_CONDITIONS) - 1)]
     else:
         cells += ["" if card.ssim(condition) is None else f"{card.ssim(condition):.3f}" for condition in CARD_CONDITIONS]
     return "| " + " | ".join(cells) + " |"
@@ -129,9 +131,11 @@ def _evaluate(args) -> None:
         line = f"{dataset} test ({result['images']} images): MSE {result['mse']:.5f}  PSNR {result['psnr']:.2f} dB  SSIM {result['ssim']:.4f}"
     else:
         classes = len(checkpoint.card.get("classes") or checkpoint.card.get("class_names") or [0] * 10)
-        accuracy, _ = evaluate_retrieval(checkpoint.model, test, classes)
-        result = {"retrieval_accuracy": accuracy, "classes": classes, "images": len(test)}
-        line = f"{dataset} test: retrieval accuracy {accuracy:.4f} over {classes} classes"
+        accuracy, _, batch_accuracy = evaluate_retrieval(checkpoint.model, test, classes)
+        result = {"retrieval_accuracy": accuracy, "anchor_positive_accuracy": batch_accuracy, "classes": classes,
+                  "images": len(test)}
+        line = (f"{dataset} test: retrieval accuracy {accuracy:.4f}, anchor/positive batch accuracy "
+                f"{batch_accuracy:.4f} over {classes} classes")
     print(json.dumps({"dataset": dataset, **result}) if args.json else line)
 
 

@@ -7,7 +7,7 @@ from torch import nn
 
 from .corruption import Corruption, corrupt, parse_corruption
 from .datasets import ImageSet
-from .metrics import reconstruction_scores, retrieval, summarise
+from .metrics import anchor_positive_accuracy, reconstruction_scores, retrieval, summarise
 from .inference import encode_all, reconstruct_all
 from .training import LOSSES, TrainConfig
 
@@ -35,10 +35,13 @@ def evaluate_reconstruction(model: nn.Module, images: ImageSet, corruption: Corr
     return {**summarise(scores), "images": len(images)}
 
 
-def evaluate_retrieval(model: nn.Module, images: ImageSet, class_count: int) -> tuple[float, np.ndarray]:
-    """S2's evaluation on the first ``class_count`` classes: top-1 retrieval accuracy and confusion matrix."""
+def evaluate_retrieval(model: nn.Module, images: ImageSet, class_count: int) -> tuple[float, np.ndarray, float]:
+    """S2's evaluation on the first ``class_count`` classes: top-1 retrieval accuracy, its confusion matrix,
+    and the seed's own anchor/positive batch accuracy."""
     chosen = images.of_classes(tuple(range(class_count)))
-    return retrieval(encode_all(model, chosen.as_tensor()), chosen.labels, class_count)
+    embeddings = encode_all(model, chosen.as_tensor())
+    return (*retrieval(embeddings, chosen.labels, class_count),
+            anchor_positive_accuracy(embeddings, chosen.labels, class_count))
 
 
 def loss_as_trained(model: nn.Module, images: ImageSet, config: TrainConfig) -> float:
@@ -56,7 +59,9 @@ def card_metrics(model: nn.Module, test: ImageSet, is_autoencoder: bool, trained
     subset = test.subset(CARD_SUBSET, seed=EVALUATION_SEED)
     if not is_autoencoder:
         counts = [n for n in RETRIEVAL_CLASS_COUNTS if n <= trained_classes] or [trained_classes]
-        return {"retrieval_accuracy": {str(n): evaluate_retrieval(model, test, n)[0] for n in counts},
+        measured = {n: evaluate_retrieval(model, test, n) for n in counts}
+        return {"retrieval_accuracy": {str(n): figures[0] for n, figures in measured.items()},
+                "anchor_positive_accuracy": {str(n): figures[2] for n, figures in measured.items()},
                 f"retrieval_accuracy_subset_{CARD_SUBSET}": evaluate_retrieval(model, subset, trained_classes)[0]}
     return {"test": {condition: evaluate_reconstruction(model, test, parse_corruption(condition))
                      for condition in CARD_CONDITIONS},

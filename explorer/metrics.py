@@ -127,6 +127,21 @@ def retrieval(embeddings: np.ndarray, labels: np.ndarray, n_classes: int) -> tup
     return float((predicted == labels).mean()), confusion
 
 
+def anchor_positive_accuracy(embeddings: np.ndarray, labels: np.ndarray, n_classes: int, batches: int = 500,
+                             seed: int = 0) -> float:
+    """S2's own measure: in a batch of one anchor and one positive per class, how often an anchor's most
+    similar positive (cosine) is the one of its class; the mean over ``batches`` random batches."""
+    rng = np.random.default_rng(seed)
+    normalised = embeddings / (np.linalg.norm(embeddings, axis=1, keepdims=True) + 1e-12)
+    members = [np.flatnonzero(labels == label) for label in range(n_classes)]
+    if any(len(found) < 2 for found in members):
+        raise ValueError("every class needs at least two images for an anchor and a positive")
+    pairs = np.stack([[rng.choice(found, 2, replace=False) for found in members] for _ in range(batches)])
+    anchors, positives = normalised[pairs[..., 0]], normalised[pairs[..., 1]]
+    similarity = anchors @ positives.transpose(0, 2, 1)
+    return float((similarity.argmax(axis=2) == np.arange(n_classes)).mean())
+
+
 def trustworthiness(high: np.ndarray, low: np.ndarray, k: int = 5) -> float:
     """How far the 2-D map keeps each point's latent-space neighbours (1 = perfectly)."""
     from sklearn.manifold import trustworthiness as sklearn_trustworthiness

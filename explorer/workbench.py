@@ -137,15 +137,16 @@ class Workbench:
         return inputs, reconstruct_all(self.model, inputs)
 
     def project(self, method: str, params: dict, count: int, random_state: int = 0,
-                progress: Progress | None = None) -> MapResult:
-        """The map of the first ``count`` latents; ``progress`` hears from the fit if this caller runs it."""
+                progress: Progress | None = None, corruption: Corruption | None = None) -> MapResult:
+        """The map of the first ``count`` latents (of the images under ``corruption``, if given, as S3's
+        seed maps each model's own corrupted test set); ``progress`` hears from the fit if this caller runs it."""
         count = self._count(count)
-        return self._maps.get((method, tuple(sorted(params.items())), count, random_state),
-                              lambda: self._fit_map(method, params, count, random_state, progress))
+        return self._maps.get((method, tuple(sorted(params.items())), count, random_state, corruption),
+                              lambda: self._fit_map(method, params, count, random_state, progress, corruption))
 
     def _fit_map(self, method: str, params: dict, count: int, random_state: int,
-                 progress: Progress | None) -> MapResult:
-        latents = self.latents(count)
+                 progress: Progress | None, corruption: Corruption | None) -> MapResult:
+        latents = self.latents(count) if corruption is None else self.encode(corrupt(self.images(count), corruption, 0))
         started = time.perf_counter()
         projector = Projector(method, dict(params), random_state)
         return MapResult(projector.fit_transform(latents, progress), projector, time.perf_counter() - started)
@@ -203,8 +204,9 @@ class Workbench:
             raise ValueError("this model has no decoder: only autoencoders can decode a location")
         return decode_all(self.model, latents)
 
-    def retrieval(self, class_count: int) -> tuple[float, np.ndarray]:
-        """S2's evaluation on the pool's first ``class_count`` classes: top-1 accuracy and confusion matrix."""
+    def retrieval(self, class_count: int) -> tuple[float, np.ndarray, float]:
+        """S2's evaluation on the pool's first ``class_count`` classes: top-1 retrieval accuracy, its confusion
+        matrix, and the seed's anchor/positive batch accuracy."""
         return self._figures.get(("retrieval", class_count),
                                  lambda: evaluate_retrieval(self.model, self.pool, class_count))
 

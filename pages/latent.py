@@ -139,7 +139,6 @@ def map_with_selection() -> None:
     if len(fresh):
         store_selection(fresh)
         st.rerun(scope="fragment")
-    hover_images(bench, count)
     show_selection(selection[selection < count])
 
 
@@ -164,6 +163,7 @@ def show_selection(selection: np.ndarray) -> None:
 
 
 map_with_selection()
+hover_images(bench, count)  # outside the fragment: a lasso's rerun does not send the sprites again
 if path_ends:
     st.caption(f"Interpolation from image {path_ends[0]} to image {path_ends[1]}: the dotted line on the map passes "
                "through where each step's latent falls")

@@ -1,5 +1,6 @@
 import numpy as np
 import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.evaluation import RETRIEVAL_CLASS_COUNTS
@@ -7,6 +8,7 @@ from explorer.metrics import nearest_neighbours
 from ui.controls import LINKED, keep_valid, share_link
 from ui.display import image_row
 from ui.entry import start_page
+from ui.maps import CLASS_COLOURS
 from ui.models import card_for, label, model_refs, workbench_for
 from ui.upload import uploaded_image
 
@@ -50,17 +52,42 @@ with result_side:
               [f"{bench.class_names[labels[i]]} · {1 - d:.3f}" for i, d in zip(neighbours, distances)], width=80)
     st.caption("Caption: class · cosine similarity to the query.")
 
-st.subheader("Retrieval accuracy and confusion (the seed's table)")
+st.subheader("Retrieval accuracy, the seed's batch accuracy, and confusion")
 st.caption(f"{card.name}, on its test images: each test image queries all others; it counts as right when its most "
            "similar image has its class.")
 class_counts = [n for n in RETRIEVAL_CLASS_COUNTS if n <= card.trained_classes] or [card.trained_classes]
 columns = st.columns(len(class_counts))
 for column, class_count in zip(columns, class_counts):
     with st.spinner(f"Measuring retrieval on {class_count} classes..."):
-        accuracy, confusion = bench.retrieval(class_count)
+        accuracy, confusion, batch_accuracy = bench.retrieval(class_count)
     names = list(bench.class_names[:class_count])
-    column.metric(f"{class_count} classes", f"{accuracy:.1%}")
+    pair = column.columns(2)
+    pair[0].metric(f"{class_count} classes: retrieval", f"{accuracy:.1%}",
+                   help="Top-1: the most similar of all other test images has the query's class")
+    pair[1].metric("the seed's batch accuracy", f"{batch_accuracy:.1%}",
+                   help="S2's own measure: in a batch of one anchor and one positive per class, the anchor's most "
+                        "similar positive is its own class (mean of 500 random test batches)")
     figure = px.imshow(confusion, x=names, y=names, color_continuous_scale="Viridis",
                        labels=dict(x="class of most similar image", y="query class", color="images"))
     figure.update_layout(height=360, margin=dict(l=0, r=0, t=10, b=0), coloraxis_showscale=False)
     column.plotly_chart(figure, width="stretch")
+
+st.subheader("The seed's epoch sweep")
+sweep = {ref: card_for(ref) for ref in embedding_models if ref.shipped and card_for(ref).history}
+if sweep:
+    SEED_AT_75 = {4: 0.874, 7: 0.833, 10: 0.694}  # S2's published batch accuracy at epoch 75, on CIFAR-10
+    figure = go.Figure()
+    for position, swept in enumerate(sorted(sweep.values(), key=lambda c: c.trained_classes)):
+        colour = CLASS_COLOURS[position % len(CLASS_COLOURS)]
+        history = swept.history
+        figure.add_scatter(x=[e["epoch"] for e in history], y=[e["val_accuracy"] for e in history], mode="lines",
+                           name=f"{swept.trained_classes} classes, ours ({swept.dataset})", line=dict(color=colour))
+        if swept.trained_classes in SEED_AT_75:
+            figure.add_scatter(x=[75], y=[SEED_AT_75[swept.trained_classes]], mode="markers", marker=dict(
+                color=colour, symbol="star", size=14), name=f"{swept.trained_classes} classes, the seed (CIFAR-10)")
+    figure.update_layout(height=380, xaxis_title="epoch", yaxis_title="anchor/positive batch accuracy (validation)",
+                         yaxis_tickformat=".0%", margin=dict(t=20, b=10))
+    st.plotly_chart(figure, width="stretch")
+    st.caption("Each line is one shipped S2 checkpoint's validation batch accuracy after every epoch, so the "
+               "seed's sweep of 15 to 75 epochs reads off one run per class count. Stars: the seed's figures at "
+               "epoch 75, measured on CIFAR-10 (not downloadable here), so compare shapes, not values.")

@@ -8,7 +8,12 @@ train() { "$PY" -m explorer train --quiet "$@"; }
 
 for noise in clean gaussian:0.01 gaussian:0.1 gaussian:0.5 gaussian:1 erasing:0.5; do
   tag=${noise//[:.]/-}
-  train --model s3-anello --dataset fashion-mnist --epochs 10 --noise "$noise" --name "S3 Anello, $noise" --out "checkpoints/s3-anello-fashion-$tag"
+  train --model s3-anello --dataset fashion-mnist --epochs 20 --noise "$noise" --name "S3 Anello, $noise" --out "checkpoints/s3-anello-fashion-$tag"
+done
+# S3 as its seed ran it: trained on corrupted copies of the data (corrupted input, corrupted target).
+for noise in gaussian:0.01 gaussian:0.1 gaussian:0.5 gaussian:1 erasing:0.5; do
+  tag=${noise//[:.]/-}
+  train --model s3-anello --dataset fashion-mnist --epochs 20 --noise "$noise" --target corrupted --name "S3 Anello, $noise, seed's protocol" --out "checkpoints/s3-anello-fashion-seed-$tag"
 done
 train --model s4-conv-392 --dataset fashion-mnist --epochs 10 --name "S4 conv 392-d" --out checkpoints/s4-conv-392-fashion
 train --model s4-conv-392 --dataset digits --epochs 60 --name "S4 conv 392-d (digits)" --out checkpoints/s4-conv-392-digits

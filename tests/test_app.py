@@ -245,3 +245,36 @@ def test_experiments_show_each_s3_model_s_losses_from_its_card():
     table = next(frame.value for frame in app.dataframe if "test MSE, clean inputs" in frame.value.columns)
     assert len(table) >= 5 and (table["epochs"] >= 1).all()
     assert (table["test MSE, clean inputs"].astype(float) > 0).all()
+
+
+def test_cifar10_in_colour_through_every_page(tmp_path, monkeypatch):
+    """S2's own data in CIFAR-10's real pickle format: an embedding model and a colour autoencoder trained
+    in the app, then every page drawn with them (the shipped models keep their Fashion-MNIST)."""
+    from conftest import write_cifar_folder
+    from explorer import datasets
+
+    (tmp_path / "fashion-mnist").symlink_to(datasets.PROJECT_DATA / "fashion-mnist")
+    monkeypatch.setattr(datasets, "PROJECT_DATA", tmp_path)
+    write_cifar_folder(tmp_path / "cifar10", per_batch=60)
+    app = open_page("pages/train.py")
+    for model, name in (("s2-embedding", "cifar embedding"), ("s4-conv-392", "cifar colour")):
+        by_label(app.selectbox, "Model").set_value(model)
+        by_label(app.selectbox, "Dataset").set_value("cifar10").run()
+        by_label(app.select_slider, "Training images").set_value("all")
+        by_label(app.number_input, "Epochs").set_value(1)
+        by_label(app.text_input, "Name").set_value(name)
+        by_label(app.button, "Train").click().run()
+        app = finish_run(app)
+        assert_clean(app)
+    colour = app.session_state["session_models"][ModelRef("trained", "cifar colour")]
+    assert colour.test.images.shape[1:] == (3, 32, 32) and colour.checkpoint.card["dataset"] == "cifar10"
+    for spec in PAGES:
+        app.switch_page(spec.path).run()
+        assert_clean(app)
+    app.switch_page("pages/reconstruct.py").run()
+    assert 0 < float(metric_value(app, "Mean SSIM")) <= 1
+    app.switch_page("pages/similarity.py").run()
+    by_label(app.selectbox, "Embedding model").set_value(ModelRef("trained", "cifar embedding")).run()
+    assert_clean(app)
+    assert metric_value(app, "10 classes: retrieval").endswith("%")
+    assert metric_value(app, "the seed's batch accuracy").endswith("%")

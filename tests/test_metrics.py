@@ -66,3 +66,16 @@ def test_trustworthiness_is_one_for_an_isometry_and_lower_for_noise():
     points = rng.normal(size=(200, 2))
     assert trustworthiness(np.hstack([points, np.zeros((200, 3))]), points) > 0.999
     assert trustworthiness(points, rng.normal(size=(200, 2))) < 0.7
+
+
+def test_anchor_positive_accuracy_is_one_for_separated_classes_and_chance_for_noise():
+    from explorer.metrics import anchor_positive_accuracy
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), 50)
+    separated = np.eye(4)[labels] + rng.normal(scale=0.05, size=(200, 4))
+    assert anchor_positive_accuracy(separated, labels, 4) == 1.0
+    noise = rng.normal(size=(200, 8))
+    assert abs(anchor_positive_accuracy(noise, labels, 4, batches=2000) - 0.25) < 0.03
+    with pytest.raises(ValueError, match="at least two images"):
+        anchor_positive_accuracy(separated[:101], labels[:101], 4)
