@@ -85,9 +85,10 @@ if sweep:
         if swept.trained_classes in SEED_AT_75:
             figure.add_scatter(x=[75], y=[SEED_AT_75[swept.trained_classes]], mode="markers", marker=dict(
                 color=colour, symbol="star", size=14), name=f"{swept.trained_classes} classes, the seed (CIFAR-10)")
-    figure.update_layout(height=380, xaxis_title="epoch", yaxis_title="anchor/positive batch accuracy (validation)",
+    figure.update_layout(height=380, xaxis_title="epoch", yaxis_title="top-1 retrieval accuracy (validation)",
                          yaxis_tickformat=".0%", margin=dict(t=20, b=10))
     st.plotly_chart(figure, width="stretch")
-    st.caption("Each line is one shipped S2 checkpoint's validation batch accuracy after every epoch, so the "
-               "seed's sweep of 15 to 75 epochs reads off one run per class count. Stars: the seed's figures at "
-               "epoch 75, measured on CIFAR-10 (not downloadable here), so compare shapes, not values.")
+    st.caption("Each line is one shipped S2 checkpoint's top-1 retrieval accuracy on its validation images after "
+               "every epoch, so the seed's sweep of 15 to 75 epochs reads off one run per class count (the batch "
+               "accuracy above is measured on the kept weights only). Stars: the seed's batch accuracy at epoch "
+               "75, on CIFAR-10 (not downloadable here): compare shapes, not values.")

@@ -22,7 +22,7 @@ train --model s0-cnn-ae --dataset fashion-mnist --epochs 20 --name "S0 CNN-AE 57
 train --model s4-conv-392 --dataset mnist-sample --name "S4 conv 392-d (MNIST sample)" --out checkpoints/s4-conv-392-mnist-sample
 train --model s0-cnn-ae --dataset digits --epochs 80 --name "S0 CNN-AE 576-d (digits)" --out checkpoints/s0-cnn-ae-digits
 for classes in 4 7 10; do
-  train --model s2-embedding --dataset fashion-mnist --epochs 15 --classes "$classes" --name "S2 embedding, $classes classes" --out "checkpoints/s2-embedding-fashion-$classes"
+  train --model s2-embedding --dataset fashion-mnist --epochs 75 --classes "$classes" --name "S2 embedding, $classes classes" --out "checkpoints/s2-embedding-fashion-$classes"
 done
 # bf16 makes the 20 epochs fit 15 minutes on CPUs with AVX-512 BF16; drop it elsewhere (fp32 is about 1.5x slower there).
 train --model resconv-128 --dataset fashion-mnist --precision bf16 --flip --weight-decay 0.05 --lr 0.005 --epochs 20 --name "ResConv 128-d (ours)" --out checkpoints/resconv-128-fashion
