@@ -5,7 +5,7 @@ import streamlit as st
 from ui.controls import LINKED, corruption_controls, keep_valid, share_link
 from ui.display import image_columns, image_row
 from ui.entry import start_page
-from ui.models import active_card, active_ref, card_for, label, model_refs, require_decoder, workbench_for
+from ui.models import active_card, active_ref, card_for, labels_of, model_refs, require_decoder, workbench_for
 
 start_page("pages/reconstruct.py")
 bench = require_decoder()
@@ -53,7 +53,7 @@ st.caption("Mean SSIM against the corruption level: a denoising model (S3) degra
 comparable = [ref for ref in model_refs() if ref.shipped and ref != active_ref()
               and card_for(ref).dataset == active_card().dataset and card_for(ref).can_decode]
 keep_valid("compare", lambda chosen: all(ref in comparable for ref in chosen), [])
-others = st.multiselect("Compare with", comparable, format_func=label, key="compare", **LINKED)
+others = st.multiselect("Compare with", comparable, format_func=labels_of(comparable), key="compare", **LINKED)
 sweep_kind = st.radio("Sweep", ["gaussian", "erasing"], horizontal=True, key="sweep", **LINKED)
 levels = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0]
 sweep_count = 500

@@ -9,7 +9,7 @@ from ui.controls import LINKED, keep_valid, share_link
 from ui.display import image_row
 from ui.entry import start_page
 from ui.maps import CLASS_COLOURS
-from ui.models import card_for, label, model_refs, workbench_for
+from ui.models import card_for, labels_of, model_refs, workbench_for
 from ui.upload import uploaded_image
 
 start_page("pages/similarity.py")
@@ -23,8 +23,8 @@ if not embedding_models:
     st.stop()
 ten_classes = max(embedding_models, key=lambda ref: card_for(ref).trained_classes)
 keep_valid("embedding", lambda chosen: chosen in embedding_models, ten_classes)
-ref = st.selectbox("Embedding model", embedding_models, index=embedding_models.index(ten_classes), format_func=label,
-                   key="embedding", **LINKED)
+ref = st.selectbox("Embedding model", embedding_models, index=embedding_models.index(ten_classes),
+                   format_func=labels_of(embedding_models), key="embedding", **LINKED)
 bench = workbench_for(ref)
 card = card_for(ref)
 

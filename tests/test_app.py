@@ -255,7 +255,7 @@ def test_cifar10_in_colour_through_every_page(tmp_path, monkeypatch):
 
     (tmp_path / "fashion-mnist").symlink_to(datasets.PROJECT_DATA / "fashion-mnist")
     monkeypatch.setattr(datasets, "PROJECT_DATA", tmp_path)
-    write_cifar_folder(tmp_path / "cifar10", per_batch=60)
+    write_cifar_folder(tmp_path / "cifar10", per_batch=200)  # every class twice in the 10 % validation split
     app = open_page("pages/train.py")
     for model, name in (("s2-embedding", "cifar embedding"), ("s4-conv-392", "cifar colour")):
         by_label(app.selectbox, "Model").set_value(model)

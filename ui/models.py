@@ -7,6 +7,7 @@ so one user's model is never seen by another.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import streamlit as st
 
@@ -48,7 +49,7 @@ def choose_model_in_sidebar() -> None:
     if pending is not None or st.session_state.get("model_choice") not in refs:
         st.session_state["model_choice"] = active_ref()
     st.session_state["active_model"] = st.selectbox(
-        "Active model", refs, key="model_choice", format_func=label, bind="query-params",
+        "Active model", refs, key="model_choice", format_func=labels_of(refs), bind="query-params",
         help="Shipped pretrained checkpoints, then models trained or uploaded in this session.")
 
 
@@ -65,6 +66,12 @@ def label(ref: ModelRef) -> str:
     card = card_for(ref)
     where = "" if ref.shipped else f" ({ref.source} in this session)"
     return f"{card.name}{where} - {card.headline()}"
+
+
+def labels_of(refs: list[ModelRef]) -> Callable[[ModelRef], str]:
+    """A widget's ``format_func`` for these models, labelled now: a widget may format its value outside the
+    session's script run (AppTest does), where this session's models cannot be looked up."""
+    return {ref: label(ref) for ref in refs}.__getitem__
 
 
 def workbench_for(ref: ModelRef) -> Workbench:
