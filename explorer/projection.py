@@ -132,6 +132,8 @@ class Projector:
 
             self._reducer = PCA(LARGE_TSNE_DIMENSIONS, random_state=self.random_state).fit(latents)
         self._estimator = tsne.fit(self._reduce_for_tsne(latents))
+        # The embedding keeps its optimiser settings for ``transform``; placing points is not this fit's progress.
+        self._estimator.gradient_descent_params["callbacks"] = None
         return np.asarray(self._estimator)
 
     def _reduce_for_tsne(self, latents: np.ndarray) -> np.ndarray:

@@ -73,10 +73,13 @@ def test_every_method_places_new_points_in_their_cluster_without_moving_the_map(
 def test_tsne_reports_progress_from_neighbours_to_the_last_iteration(blobs):
     latents, _ = blobs
     heard = []
-    Projector("tsne").fit_transform(latents, lambda fraction, stage: heard.append((fraction, stage)))
+    projector = Projector("tsne")
+    projector.fit_transform(latents, lambda fraction, stage: heard.append((fraction, stage)))
     fractions = [fraction for fraction, _ in heard]
     assert fractions[0] == 0 and "neighbours" in heard[0][1] and fractions[-1] == 1.0
     assert fractions == sorted(fractions) and len(heard) == 1 + (125 + 400) // 25
+    projector.transform(latents[:5] + 0.1)
+    assert len(heard) == 1 + (125 + 400) // 25, "placing points later reports nothing to the finished fit"
 
 
 def test_a_large_tsne_map_works_in_principal_components_and_still_places_new_points(blobs, monkeypatch):
