@@ -61,10 +61,11 @@ def typical_neighbour_distance(latents: np.ndarray) -> float:
 
 
 def follow_corruption(latents: np.ndarray, labels: np.ndarray, coordinates: np.ndarray, projector: Projector,
-                      corrupted: np.ndarray) -> Trail:
+                      corrupted: np.ndarray, unit: float) -> Trail:
     """The trail of the first ``len(corrupted)`` map points, whose corrupted latents are ``corrupted``.
 
-    ``latents``, ``labels`` and ``coordinates`` describe every clean point of the fitted map.
+    ``latents``, ``labels`` and ``coordinates`` describe every clean point of the fitted map; ``unit`` is
+    its ``typical_neighbour_distance`` (the same for every trail on the map, so the caller keeps it).
     """
     followed = len(corrupted)
     if not 0 < followed <= len(latents):
@@ -75,8 +76,7 @@ def follow_corruption(latents: np.ndarray, labels: np.ndarray, coordinates: np.n
     extent = np.linalg.norm(coordinates.max(axis=0) - coordinates.min(axis=0))
     return Trail(
         clean=coordinates[:followed], corrupted=landed, flipped=clean_vote != corrupted_vote,
-        latent_shift=float(np.linalg.norm(corrupted - latents[:followed], axis=1).mean()
-                           / typical_neighbour_distance(latents)),
+        latent_shift=float(np.linalg.norm(corrupted - latents[:followed], axis=1).mean() / unit),
         map_shift=float(np.linalg.norm(landed - coordinates[:followed], axis=1).mean() / extent),
         accuracy_clean=float((clean_vote == labels[:followed]).mean()),
         accuracy_corrupted=float((corrupted_vote == labels[:followed]).mean()))

@@ -24,7 +24,7 @@ from .memo import SingleFlightMemo
 from .metrics import knn_accuracy, nearest_neighbours, ssim, summarise, trustworthiness
 from .models import model_info
 from .projection import Progress, Projector
-from .trail import Trail, follow_corruption
+from .trail import Trail, follow_corruption, typical_neighbour_distance
 
 # Shared by every session exploring a shipped model, so bounded: a 70,000-point UMAP keeps its fitted
 # estimator (~30 MB); score sets are 3 floats per image (10,000 images: 240 KB); a decoded grid of
@@ -181,8 +181,10 @@ class Workbench:
 
         def compute() -> Trail:
             corrupted = self.encode(corrupt(self.images(followed), corruption, seed))
+            # 2 s on a 70,000-point map, and the same for every noise level: kept with the map.
+            unit = result.views.get("neighbour distance", lambda: typical_neighbour_distance(self.latents(count)))
             return follow_corruption(self.latents(count), self.labels(count), result.coordinates, result.projector,
-                                     corrupted)
+                                     corrupted, unit)
         return result.views.get(("trail", corruption, seed, followed), compute)
 
     def decoded_grid(self, result: MapResult, density: int) -> torch.Tensor:

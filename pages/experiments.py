@@ -34,15 +34,16 @@ def loss_table_and_curves(models: dict[str, ModelCard]) -> None:
                            line=dict(color=colour), legendgroup=card.name)
         figure.add_scatter(x=epochs, y=[entry["train_loss"] for entry in history], name=f"{card.name} train",
                            line=dict(color=colour, dash="dot"), legendgroup=card.name)
-    st.dataframe(pd.DataFrame(rows).T.style.format("{:.4f}", subset=pd.IndexSlice[:, list(rows[card.name])[1:]],
-                                                   na_rep="-"), width="stretch")
+    st.dataframe(pd.DataFrame(rows).T.style.format("{:.4f}", na_rep="-").format("{:.0f}", subset=["epochs"]),
+                 width="stretch")
     losses = ", ".join(sorted({str(card.training.get("loss", "?")) for card in models.values()}))
-    figure.update_layout(height=360, xaxis_title="epoch", yaxis_title=f"loss ({losses}) against the clean image",
+    figure.update_layout(height=360, xaxis_title="epoch", yaxis_title=f"loss ({losses}) against the training target",
                          margin=dict(t=20, b=10))
     st.plotly_chart(figure, width="stretch")
     epochs = sorted({len(card.history) for card in models.values()})
     st.caption("Train and validation losses are measured on each model's own training inputs (corrupted for a "
-               "denoiser), against the clean image; validation images are held out of the training split. "
+               "denoiser) against its training target (the clean image, or the corrupted one under the seed's "
+               "protocol); validation images are held out of the training split. "
                f"These checkpoints ran {' / '.join(map(str, epochs))} epochs.")
 
 

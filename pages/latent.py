@@ -75,7 +75,7 @@ with st.spinner(f"Computing the {METHOD_NAMES[method]} map of {count:,} latents.
                            lambda fraction, stage: progress_bar.progress(fraction, f"{METHOD_NAMES[method]}: {stage}"))
     progress_bar.empty()
 coordinates = result.coordinates
-trail = bench.trail(result, *trail_settings) if trail_settings and trail_settings[0] is not None else None
+trail = bench.trail(result, *trail_settings) if trail_settings else None
 if trail is not None:
     figures = st.columns(4)
     figures[0].metric("Mean shift in latent space", f"{trail.latent_shift:.2f}",

@@ -14,6 +14,7 @@ from ui.upload import uploaded_image
 
 start_page("pages/similarity.py")
 share_link()
+SEED_AT_75 = {4: 0.874, 7: 0.833, 10: 0.694}  # S2's published batch accuracy at epoch 75, on CIFAR-10
 st.markdown("S2's metric-learning network maps each image to an 8-d unit vector; similar images point the same "
             "way. Pick a query and see the most similar test images by cosine similarity.")
 
@@ -75,7 +76,6 @@ for column, class_count in zip(columns, class_counts):
 st.subheader("The seed's epoch sweep")
 sweep = {ref: card_for(ref) for ref in embedding_models if ref.shipped and card_for(ref).history}
 if sweep:
-    SEED_AT_75 = {4: 0.874, 7: 0.833, 10: 0.694}  # S2's published batch accuracy at epoch 75, on CIFAR-10
     figure = go.Figure()
     for position, swept in enumerate(sorted(sweep.values(), key=lambda c: c.trained_classes)):
         colour = CLASS_COLOURS[position % len(CLASS_COLOURS)]

@@ -38,12 +38,11 @@ def class_map(coordinates: np.ndarray, labels: np.ndarray, class_names: tuple[st
     figure = go.Figure()
     if not highlighted.all():
         _add_points(figure, coordinates, np.flatnonzero(~highlighted), ssim, "not selected",
-                    {"color": UNSELECTED, "symbol": "circle"}, "not selected", opacity=0.6)
+                    {"color": UNSELECTED, "symbol": "circle"}, opacity=0.6)
     for label, name in enumerate(class_names):
         members = np.flatnonzero(highlighted & (labels == label))
         if len(members):
-            _add_points(figure, coordinates, members, ssim, name, class_style(label), name,
-                        opacity=0.35 if faded else 0.85)
+            _add_points(figure, coordinates, members, ssim, name, class_style(label), opacity=0.35 if faded else 0.85)
     figure.update_layout(height=height, margin=dict(l=10, r=10, t=30 if title else 10, b=10), title=title,
                          dragmode="lasso", legend=dict(itemsizing="constant"), plot_bgcolor="white",
                          xaxis=dict(showgrid=False, zeroline=False), yaxis=dict(showgrid=False, zeroline=False))
@@ -51,11 +50,11 @@ def class_map(coordinates: np.ndarray, labels: np.ndarray, class_names: tuple[st
 
 
 def _add_points(figure: go.Figure, coordinates: np.ndarray, members: np.ndarray, ssim: np.ndarray, name: str,
-                style: dict, hover_name: str, opacity: float) -> None:
+                style: dict, opacity: float) -> None:
     figure.add_trace(go.Scattergl(
         x=coordinates[members, 0], y=coordinates[members, 1], mode="markers", name=name,
         marker=dict(size=5, opacity=opacity, **style), customdata=np.stack([members, ssim[members]], axis=1),
-        hovertemplate=f"index %{{customdata[0]}}<br>{hover_name}<br>SSIM %{{customdata[1]:.3f}}<extra></extra>"))
+        hovertemplate=f"index %{{customdata[0]}}<br>{name}<br>SSIM %{{customdata[1]:.3f}}<extra></extra>"))
 
 
 def add_trail(figure: go.Figure, trail: Trail) -> None:
