@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from concurrent.futures import Future, TimeoutError as FutureTimeout
 from typing import Callable, Generic, Hashable, TypeVar
 
 Value = TypeVar("Value")
+WAIT_POLL_SECONDS = 0.25
 
 
 class SingleFlightMemo(Generic[Value]):
@@ -30,8 +32,35 @@ class SingleFlightMemo(Generic[Value]):
         with self._lock:
             return list(self._values.values())
 
-    def get(self, key: Hashable, compute: Callable[[], Value]) -> Value:
-        """The value for ``key``, computed by exactly one caller while the others wait for it."""
+    def get(self, key: Hashable, compute: Callable[[], Value], wait: Callable[[], None] | None = None) -> Value:
+        """The value for ``key``, computed by exactly one caller while the others wait for it.
+
+        With ``wait``, the computation runs in a thread of its own and the caller calls ``wait()`` every
+        quarter second until it is done. If ``wait`` raises (Streamlit stops a script that way when its
+        user leaves the page), the caller is gone but the computation finishes and its value is kept,
+        for that user's return and for everyone else asking.
+        """
+        if wait is None:
+            return self._get_or_compute(key, compute)
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key]
+        outcome: Future = Future()
+
+        def work() -> None:
+            try:
+                outcome.set_result(self._get_or_compute(key, compute))
+            except BaseException as error:
+                outcome.set_exception(error)
+        threading.Thread(target=work, name=f"memo {key!r}"[:60], daemon=True).start()
+        while True:
+            try:
+                return outcome.result(timeout=WAIT_POLL_SECONDS)
+            except FutureTimeout:
+                wait()
+
+    def _get_or_compute(self, key: Hashable, compute: Callable[[], Value]) -> Value:
         with self._lock:
             if key in self._values:
                 self._values.move_to_end(key)

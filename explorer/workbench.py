@@ -141,8 +141,13 @@ class Workbench:
         """The map of the first ``count`` latents (of the images under ``corruption``, if given, as S3's
         seed maps each model's own corrupted test set); ``progress`` hears from the fit if this caller runs it."""
         count = self._count(count)
+        # With ``progress`` the fit runs in its own thread and reports here; the caller shows the latest
+        # report while it waits, and may leave without the work being lost (see ``SingleFlightMemo.get``).
+        latest = [(0.0, "encoding and starting")]
         return self._maps.get((method, tuple(sorted(params.items())), count, random_state, corruption),
-                              lambda: self._fit_map(method, params, count, random_state, progress, corruption))
+                              lambda: self._fit_map(method, params, count, random_state,
+                                                    lambda *report: latest.append(report), corruption),
+                              wait=(lambda: progress(*latest[-1])) if progress else None)
 
     def _fit_map(self, method: str, params: dict, count: int, random_state: int,
                  progress: Progress | None, corruption: Corruption | None) -> MapResult:

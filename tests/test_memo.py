@@ -54,3 +54,30 @@ def test_sessions_asking_for_the_same_map_at_once_share_one_computation(monkeypa
         thread.join()
     assert len(fits) == 1 and all(result is maps[0] for result in maps)
     assert np.array_equal(maps[0].coordinates, bench.project("pca", {}, 150).coordinates)
+
+
+def test_a_caller_who_leaves_mid_computation_loses_nothing():
+    """Streamlit stops a script by raising from its next st call; the value is computed and kept anyway."""
+    memo = SingleFlightMemo(max_entries=4)
+    calls, finished = [], threading.Event()
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.8)
+        finished.set()
+        return "map"
+
+    class LeftThePage(Exception):
+        pass
+
+    def leave():
+        raise LeftThePage
+
+    started = time.monotonic()
+    with pytest.raises(LeftThePage):
+        memo.get("map", slow, wait=leave)
+    assert time.monotonic() - started < 0.6, "the caller is released at its first wait, not at the end"
+    assert finished.wait(5) and memo.get("map", lambda: "recomputed") == "map" and len(calls) == 1
+    waits = []
+    assert memo.get("other", lambda: time.sleep(0.6) or "value", wait=lambda: waits.append(1)) == "value"
+    assert len(waits) >= 2, "a caller who stays hears from the wait while the work runs"
