@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from explorer.evaluation import CARD_CONDITIONS
+from tolerance import FLOAT32_MEAN
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,7 +51,7 @@ def test_update_card_re_measures_an_old_card_and_keeps_the_rest(trained, tmp_pat
     rewritten = json.loads(old.with_suffix(".json").read_text())
     assert rewritten["history"] == card["history"] and set(rewritten["metrics"]["test"]) == set(expected_test)
     for condition, figures in expected_test.items():
-        assert rewritten["metrics"]["test"][condition]["ssim"] == pytest.approx(figures["ssim"], abs=1e-6)
+        assert rewritten["metrics"]["test"][condition]["ssim"] == pytest.approx(figures["ssim"], rel=FLOAT32_MEAN)
 
 
 def test_the_seed_s_protocol_scores_against_the_corrupted_image(tmp_path):
@@ -68,7 +69,7 @@ def test_evaluate_reproduces_the_card(trained):
     assert result.returncode == 0, result.stderr
     measured = json.loads(result.stdout)
     card = json.loads(out.with_suffix(".json").read_text())
-    assert abs(measured["ssim"] - card["metrics"]["test"]["clean"]["ssim"]) < 1e-9
+    assert measured["ssim"] == pytest.approx(card["metrics"]["test"]["clean"]["ssim"], rel=FLOAT32_MEAN)
 
 
 def test_embed_writes_csv(trained, tmp_path):
