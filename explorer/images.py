@@ -16,8 +16,18 @@ class ImageFormatError(ValueError):
 
 def to_display(images: torch.Tensor) -> list[np.ndarray]:
     """(N, C, H, W) floats in [0, 1] -> uint8 arrays (H, W) or (H, W, 3) for st.image."""
-    array = (images.detach().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+    # NumPy, not torch: for a handful of small images torch's per-operation overhead dominates.
+    array = np.rint(np.clip(images.detach().cpu().numpy(), 0, 1) * 255).astype(np.uint8)
     return [item[0] if item.shape[0] == 1 else item.transpose(1, 2, 0) for item in array]
+
+
+def png(picture: np.ndarray) -> bytes:
+    """One displayable uint8 picture as PNG bytes: what a browser is sent, encoded once and kept."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
 
 
 def tile(images: torch.Tensor, rows: int) -> np.ndarray:

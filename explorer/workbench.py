@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Hashable, TypeVar
 
 import numpy as np
 import torch
@@ -29,9 +29,11 @@ from .trail import Trail, follow_corruption, typical_neighbour_distance
 # Shared by every session exploring a shipped model, so bounded: a 70,000-point UMAP keeps its fitted
 # estimator (~30 MB); score sets are 3 floats per image (10,000 images: 240 KB); a decoded grid of
 # 25 x 25 Fashion-MNIST images is 2 MB.
+Value = TypeVar("Value")
 MAX_CACHED_MAPS = 8
 MAX_CACHED_FIGURES = 32
-MAX_VIEWS_PER_MAP = 8
+MAX_KEPT_RECONSTRUCTIONS = 64  # a few dozen images each: what the pages show, per corruption
+MAX_VIEWS_PER_MAP = 16
 
 
 @dataclass
@@ -61,6 +63,9 @@ class Workbench:
     _grown_locks: dict = field(default_factory=lambda: {"latents": threading.Lock(), "ssim": threading.Lock()},
                                repr=False)
     _figures: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_CACHED_FIGURES), repr=False)
+    _reconstructions: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_KEPT_RECONSTRUCTIONS),
+                                               repr=False)
+    _derived: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_CACHED_FIGURES), repr=False)
     _maps: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_CACHED_MAPS), repr=False)
     _quality_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -114,14 +119,21 @@ class Workbench:
 
     def reconstruct(self, indices: np.ndarray, corruption: Corruption | None = None,
                     seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, dict[str, np.ndarray]]:
-        """Corrupted inputs, reconstructions and per-image scores for chosen pool images."""
-        return reconstruct_and_score(self.model, self.pool.take(np.asarray(indices)).as_tensor(), corruption, seed)
+        """Corrupted inputs, reconstructions and per-image scores for chosen pool images (kept: a page shows
+        the same few on every rerun)."""
+        indices = tuple(int(index) for index in np.asarray(indices).ravel())
+        return self._reconstructions.get((indices, corruption, seed), lambda: reconstruct_and_score(
+            self.model, self.pool.take(np.array(indices, dtype=np.int64)).as_tensor(), corruption, seed))
+
+    def derived(self, key: Hashable, compute: Callable[[], Value]) -> Value:
+        """Anything built from this model alone (a page's figure, say), built once and kept with the model."""
+        return self._derived.get(key, compute)
 
     def scores(self, count: int, corruption: Corruption | None = None, seed: int = 0) -> dict[str, np.ndarray]:
         """Per-image MSE, PSNR and SSIM of the first ``count`` pool images under a corruption."""
         count = self._count(count)
         return self._figures.get(("scores", count, corruption, seed),
-                                 lambda: self.reconstruct(np.arange(count), corruption, seed)[2])
+                                 lambda: reconstruct_and_score(self.model, self.images(count), corruption, seed)[2])
 
     def quality(self, count: int, corruption: Corruption | None = None, seed: int = 0) -> dict[str, float]:
         return summarise(self.scores(count, corruption, seed))
@@ -205,6 +217,15 @@ class Workbench:
         latents = self.latents(count)
         metric = "euclidean" if self.can_decode else "cosine"
         return nearest_neighbours(latents, latents[index], k, metric=metric, exclude=index)
+
+    def similar(self, image: torch.Tensor, k: int, exclude: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` pool images nearest an image (pool index ``exclude`` left out), by cosine distance:
+        S2's similarity search. A query that is a pool image is answered once and kept."""
+        def compute() -> tuple[np.ndarray, np.ndarray]:
+            return nearest_neighbours(self.latents(), self.encode(image)[0], k, metric="cosine", exclude=exclude)
+        if exclude is None:
+            return compute()
+        return self._derived.get(("similar", exclude, k), compute)
 
     def decode(self, latents: np.ndarray) -> torch.Tensor:
         if not self.can_decode:

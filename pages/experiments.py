@@ -1,13 +1,13 @@
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.card import CONDITION_LABELS, ModelCard
 from explorer.corruption import parse_corruption
+from explorer.workbench import MapResult, Workbench
 from ui.controls import LINKED, share_link
 from ui.maps import CLASS_COLOURS, class_map
-from ui.display import image_row
+from ui.display import image_row, markdown_table
 from ui.entry import start_page
 from ui.models import require_decoder
 from ui.resources import cards, shipped_workbench
@@ -34,8 +34,7 @@ def loss_table_and_curves(models: dict[str, ModelCard]) -> None:
                            line=dict(color=colour), legendgroup=card.name)
         figure.add_scatter(x=epochs, y=[entry["train_loss"] for entry in history], name=f"{card.name} train",
                            line=dict(color=colour, dash="dot"), legendgroup=card.name)
-    st.dataframe(pd.DataFrame(rows).T.style.format("{:.4f}", na_rep="-").format("{:.0f}", subset=["epochs"]),
-                 width="stretch")
+    st.markdown(markdown_table(rows, "{:.4f}"))
     losses = ", ".join(sorted({str(card.training.get("loss", "?")) for card in models.values()}))
     figure.update_layout(height=360, xaxis_title="epoch", yaxis_title=f"loss ({losses}) against the training target",
                          margin=dict(t=20, b=10))
@@ -58,12 +57,19 @@ def protocols_side_by_side(denoising: list[str], seeds_protocol: list[str]) -> N
             row[f"SSIM on its inputs, {protocol}"] = card.ssim(card.corruption)
             row[f"SSIM on clean inputs, {protocol}"] = card.ssim("clean")
     st.subheader("The two protocols side by side")
-    table = pd.DataFrame(by_corruption).T
-    st.dataframe(table[sorted(table.columns, key=lambda column: column.split(", ")[0])].style.format(
-        "{:.4f}", na_rep="-"), width="stretch")
+    columns = sorted({column for row in by_corruption.values() for column in row}, key=lambda c: c.split(", ")[0])
+    st.markdown(markdown_table({name: {column: row.get(column) for column in columns}
+                                for name, row in by_corruption.items()}, "{:.4f}"))
     st.caption("Rows: the corruption a model was trained on. 'Test loss as trained' scores each model's "
                "reconstruction of its own corrupted test images against its training target: under the seed's "
                "protocol it grows with the noise's own power; SSIM is always against the clean image.")
+
+
+def small_multiple(result: MapResult, workbench: Workbench, title: str, legend: bool) -> go.Figure:
+    figure = class_map(result.coordinates, workbench.labels(1000), workbench.class_names,
+                       workbench.ssim_scores(1000), height=300, title=title)
+    figure.update_layout(xaxis_visible=False, yaxis_visible=False, showlegend=legend)
+    return figure
 
 
 def comparison(system: str, title: str, names: list[str], caption: str) -> None:
@@ -73,11 +79,9 @@ def comparison(system: str, title: str, names: list[str], caption: str) -> None:
     models = {name: ModelCard(cards()[name]) for name in names}
     rows = {card.name: {text: card.ssim(condition) for condition, text in CONDITION_LABELS.items()}
             for card in models.values()}
-    table = pd.DataFrame(rows).T
-    st.dataframe(table.style.format("{:.3f}", na_rep="-").highlight_max(
-        axis=0, props="background-color: #c8e6c9; font-weight: bold"), width="stretch")
+    st.markdown(markdown_table(rows, bold_best=True))
     st.caption("Mean SSIM on the 10,000 Fashion-MNIST test images, read from each checkpoint's model card "
-               "(rows: how the model was trained; columns: the test inputs).")
+               "(rows: how the model was trained; columns: the test inputs; the best of each column in bold).")
     if st.toggle("Losses per epoch (the seed's train/test loss table)", key=f"losses_{system}", **LINKED):
         loss_table_and_curves(models)
 
@@ -102,9 +106,8 @@ def comparison(system: str, title: str, names: list[str], caption: str) -> None:
             with st.spinner(f"t-SNE for {models[name].name}..."):
                 result = bench.project("tsne", {"perplexity": 30.0}, 1000, random_state=307,
                                        corruption=parse_corruption(models[name].corruption))
-            figure = class_map(result.coordinates, bench.labels(1000), bench.class_names, bench.ssim_scores(1000),
-                               height=300, title=models[name].name)
-            figure.update_layout(xaxis_visible=False, yaxis_visible=False, showlegend=position == 0)
+            figure = result.views.get(("small multiple", position == 0), lambda: small_multiple(
+                result, bench, models[name].name, legend=position == 0))
             columns[position % 3].plotly_chart(figure, width="stretch", key=f"tsne-{name}")
 
 

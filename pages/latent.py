@@ -2,21 +2,19 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer.datasets import dataset_info
 from explorer.images import tile
 from explorer.selection import class_counts, indices_from_text, indices_to_text, selected_indices
 from ui.controls import LINKED, corruption_controls, keep_valid, share_link
-from ui.display import image_row
+from ui.display import encoded, image_row
 from ui.entry import start_page
 from ui.hover import hover_images
 from ui.maps import add_grid_behind, add_path, add_trail, class_map
-from ui.models import active_card, active_ref, active_workbench
-from ui.resources import shipped_workbench
+from ui.models import active_ref, active_workbench, has_whole_dataset, whole_dataset_workbench
 
 start_page("pages/latent.py")
 bench = active_workbench()
 ref = active_ref()
-whole_dataset_available = ref.shipped and dataset_info(active_card().dataset).has_training_split()
+whole_dataset_available = has_whole_dataset(ref)
 decodes = bench.can_decode
 METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 TRAIL, GRID, PATH = "Corruption trail", "Decoded grid", "Interpolation path"
@@ -34,7 +32,7 @@ with st.sidebar:
     if whole_dataset_available and st.toggle("All images (train + test)", key="all_images", **LINKED,
                                              help="Fashion-MNIST: 70,000 images. The first 10,000 are the test "
                                                   "split, as without this switch."):
-        bench = shipped_workbench(ref.name, whole_dataset=True)
+        bench = whole_dataset_workbench(ref)
     sizes = sorted({1000, 2000, 5000, 10000, len(bench.pool)} - {n for n in (5000, 10000) if n > len(bench.pool)})
     keep_valid("points", lambda value: value in sizes, 2000)
     count = min(st.select_slider("Points", sizes, 2000, key="points", **LINKED), len(bench.pool))
@@ -112,6 +110,24 @@ def store_selection(indices: np.ndarray) -> None:
         st.query_params.pop("selection", None)
 
 
+def grid_picture() -> np.ndarray:
+    density = grid_settings[0]
+    return result.views.get(("grid picture", density), lambda: tile(bench.decoded_grid(result, density), density))
+
+
+def map_figure(selection: np.ndarray, picture: np.ndarray | None):
+    """The map with its layers, built once per map, selection and layer settings (kept with the map)."""
+    figure = class_map(coordinates, bench.labels(count), bench.class_names, bench.ssim_scores(count), selection,
+                       faded=trail is not None)
+    if trail is not None:
+        add_trail(figure, trail)
+    if picture is not None and not grid_settings[1]:
+        add_grid_behind(figure, picture, result.grid_positions(grid_settings[0]), grid_settings[0])
+    if path_ends:
+        add_path(figure, bench.path_on_map(result, int(path_ends[0]), int(path_ends[1]), 8))
+    return figure
+
+
 @st.fragment
 def map_with_selection() -> None:
     """The map and the images selected on it: a lasso reruns only this, not the rest of the page.
@@ -119,21 +135,15 @@ def map_with_selection() -> None:
     A new selection is stored and the map redrawn with the other points in grey; the chart's own
     selection is then cleared (a new key), so the stored one is the only one shown."""
     selection = stored_selection()
-    figure = class_map(coordinates, bench.labels(count), bench.class_names, bench.ssim_scores(count), selection,
-                       faded=trail is not None)
-    if trail is not None:
-        add_trail(figure, trail)
-    if grid_settings:
-        picture = tile(bench.decoded_grid(result, grid_settings[0]), grid_settings[0])
-        if not grid_settings[1]:
-            add_grid_behind(figure, picture, result.grid_positions(grid_settings[0]), grid_settings[0])
-    if path_ends:
-        add_path(figure, bench.path_on_map(result, int(path_ends[0]), int(path_ends[1]), 8))
+    picture = grid_picture() if grid_settings else None
+    figure = result.views.get(("figure", indices_to_text(selection), trail_settings, grid_settings, path_ends),
+                              lambda: map_figure(selection, picture))
     chart, beside = st.columns([2, 1]) if grid_settings and grid_settings[1] else (st.container(), None)
     event = chart.plotly_chart(figure, on_select="rerun", selection_mode=("points", "box", "lasso"), width="stretch",
                                key=f"map-{method}-{st.session_state.get('selection_round', 0)}")
     if beside is not None:
-        beside.image(picture, caption=f"Decoded on a {grid_settings[0]} x {grid_settings[0]} grid of map positions "
+        beside.image(encoded(picture), output_format="PNG",
+                     caption=f"Decoded on a {grid_settings[0]} x {grid_settings[0]} grid of map positions "
                                       "(top left = the map's top left)", width="stretch")
     fresh = selected_indices(event)
     if len(fresh):
@@ -159,7 +169,7 @@ def show_selection(selection: np.ndarray) -> None:
                "(captions are image indices, for the neighbour and interpolation boxes)")
     image_row(bench.pool.take(shown).as_tensor(), [str(i) for i in shown], width=56)
     if decodes:
-        image_row(bench.decode(bench.latents(count)[shown]), width=56)
+        image_row(bench.reconstruct(shown)[1], width=56)
 
 
 map_with_selection()
@@ -167,8 +177,9 @@ hover_images(bench, count)  # outside the fragment: a lasso's rerun does not sen
 if path_ends:
     st.caption(f"Interpolation from image {path_ends[0]} to image {path_ends[1]}: the dotted line on the map passes "
                "through where each step's latent falls")
-    image_row(bench.interpolate(int(path_ends[0]), int(path_ends[1]), 8), [f"{t:.2f}" for t in np.linspace(0, 1, 8)],
-              width=64)
+    frames = bench.derived(("interpolation", int(path_ends[0]), int(path_ends[1])),
+                           lambda: bench.interpolate(int(path_ends[0]), int(path_ends[1]), 8))
+    image_row(frames, [f"{t:.2f}" for t in np.linspace(0, 1, 8)], width=64)
 
 quality = bench.map_quality(result)
 columns = st.columns(4)
@@ -176,16 +187,24 @@ columns[0].metric("kNN accuracy, latent space", f"{quality['knn_latent']:.1%}", 
 columns[1].metric("kNN accuracy, 2-D map", f"{quality['knn_map']:.1%}")
 columns[2].metric("Trustworthiness", f"{quality['trustworthiness']:.3f}", help="5 neighbours, up to 3,000 points")
 columns[3].metric("Map computed in", f"{result.seconds:.1f} s")
-export = pd.DataFrame({"x": coordinates[:, 0], "y": coordinates[:, 1], "label": bench.labels(count),
-                       "class": [bench.class_names[c] for c in bench.labels(count)], "index": np.arange(count)})
-st.download_button("Download coordinates (CSV)", export.to_csv(index=False).encode(), f"{method}-map.csv", "text/csv")
+
+
+def coordinates_csv() -> bytes:
+    """Built when the button is pressed, not on every rerun."""
+    return pd.DataFrame({"x": coordinates[:, 0], "y": coordinates[:, 1], "label": bench.labels(count),
+                         "class": [bench.class_names[c] for c in bench.labels(count)],
+                         "index": np.arange(count)}).to_csv(index=False).encode()
+
+
+st.download_button("Download coordinates (CSV)", coordinates_csv, f"{method}-map.csv", "text/csv")
 
 left, right = st.columns(2)
 with left:
     st.subheader("Nearest neighbours")
     query = st.number_input("Image index", 0, count - 1, 0, key="query", **LINKED)
     k = st.slider("Neighbours", 4, 16, 8, key="neighbours", **LINKED)
-    neighbours, distances = bench.neighbours(int(query), k, count)
+    neighbours, distances = bench.derived(("neighbours", int(query), k, count),
+                                          lambda: bench.neighbours(int(query), k, count))
     image_row(bench.pool.take(np.array([query])).as_tensor(), ["query"], width=72)
     image_row(bench.pool.take(neighbours).as_tensor(),
               [f"{bench.class_names[bench.labels()[i]]} d={d:.2f}" for i, d in zip(neighbours, distances)], width=72)
@@ -202,7 +221,8 @@ with right:
         up = st.slider("Up the map (bottom to top)", 0.0, 1.0, 0.5, 0.01, key="decode_y", **LINKED)
         low, high = coordinates.min(0), coordinates.max(0)
         location = low + np.array([across, up]) * (high - low)
-        decoded = bench.decode(result.projector.inverse_transform(location[None]))
+        decoded = result.views.get(("decoded at", across, up), lambda: bench.decode(
+            result.projector.inverse_transform(location[None])))
         image_row(decoded, [f"decoded at ({location[0]:.1f}, {location[1]:.1f})"], width=140)
 
 if st.toggle("S4's view: PCA and t-SNE side by side", key="side_by_side", **LINKED):
@@ -210,6 +230,8 @@ if st.toggle("S4's view: PCA and t-SNE side by side", key="side_by_side", **LINK
     for column, side_method in zip(pair, ("pca", "tsne")):
         with column, st.spinner(f"{METHOD_NAMES[side_method]}..."):
             side = bench.project(side_method, {"perplexity": 30.0} if side_method == "tsne" else {}, count, random_state)
-            st.plotly_chart(class_map(side.coordinates, bench.labels(count), bench.class_names, bench.ssim_scores(count),
-                                      stored_selection(), 420, METHOD_NAMES[side_method]),
-                            width="stretch", key=f"side-{side_method}")
+            selection = stored_selection()
+            figure = side.views.get(("figure", indices_to_text(selection), "side by side"), lambda: class_map(
+                side.coordinates, bench.labels(count), bench.class_names, bench.ssim_scores(count), selection, 420,
+                METHOD_NAMES[side_method]))
+            st.plotly_chart(figure, width="stretch", key=f"side-{side_method}")

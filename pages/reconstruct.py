@@ -57,11 +57,17 @@ others = st.multiselect("Compare with", comparable, format_func=labels_of(compar
 sweep_kind = st.radio("Sweep", ["gaussian", "erasing"], horizontal=True, key="sweep", **LINKED)
 levels = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0]
 sweep_count = 500
-figure = go.Figure()
-with st.spinner("Sweeping..."):
-    for ref in [active_ref(), *others]:
-        figure.add_scatter(x=levels, y=workbench_for(ref).noise_sweep(sweep_kind, levels, sweep_count, seed),
-                           mode="lines+markers", name=card_for(ref).name)
-figure.update_layout(xaxis_title="sigma" if sweep_kind == "gaussian" else "erasing probability",
-                     yaxis_title=f"mean SSIM ({sweep_count} test images)", height=380, margin=dict(t=20))
-st.plotly_chart(figure, width="stretch")
+
+
+def sweep_figure() -> go.Figure:
+    figure = go.Figure()
+    with st.spinner("Sweeping..."):
+        for ref in [active_ref(), *others]:
+            figure.add_scatter(x=levels, y=workbench_for(ref).noise_sweep(sweep_kind, levels, sweep_count, seed),
+                               mode="lines+markers", name=card_for(ref).name)
+    figure.update_layout(xaxis_title="sigma" if sweep_kind == "gaussian" else "erasing probability",
+                         yaxis_title=f"mean SSIM ({sweep_count} test images)", height=380, margin=dict(t=20))
+    return figure
+
+
+st.plotly_chart(bench.derived(("noise sweep", sweep_kind, tuple(others), seed), sweep_figure), width="stretch")

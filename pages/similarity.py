@@ -4,7 +4,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.evaluation import RETRIEVAL_CLASS_COUNTS
-from explorer.metrics import nearest_neighbours
 from ui.controls import LINKED, keep_valid, share_link
 from ui.display import image_row
 from ui.entry import start_page
@@ -45,13 +44,19 @@ with query_side:
     image_row(query_image, ["query, as the model sees it"], width=120)
     k = st.slider("Results", 4, 24, 12, key="results", **LINKED)
 
-neighbours, distances = nearest_neighbours(bench.latents(), bench.encode(query_image)[0], k, metric="cosine",
-                                           exclude=exclude)
+neighbours, distances = bench.similar(query_image, k, exclude)
 with result_side:
     labels = bench.labels()
     image_row(bench.pool.take(neighbours).as_tensor(),
               [f"{bench.class_names[labels[i]]} · {1 - d:.3f}" for i, d in zip(neighbours, distances)], width=80)
     st.caption("Caption: class · cosine similarity to the query.")
+
+def confusion_figure(confusion: np.ndarray, names: list[str]) -> go.Figure:
+    figure = px.imshow(confusion, x=names, y=names, color_continuous_scale="Viridis",
+                       labels=dict(x="class of most similar image", y="query class", color="images"))
+    figure.update_layout(height=360, margin=dict(l=0, r=0, t=10, b=0), coloraxis_showscale=False)
+    return figure
+
 
 st.subheader("Retrieval accuracy, the seed's batch accuracy, and confusion")
 st.caption(f"{card.name}, on its test images: each test image queries all others; it counts as right when its most "
@@ -68,14 +73,14 @@ for column, class_count in zip(columns, class_counts):
     pair[1].metric("the seed's batch accuracy", f"{batch_accuracy:.1%}",
                    help="S2's own measure: in a batch of one anchor and one positive per class, the anchor's most "
                         "similar positive is its own class (mean of 500 random test batches)")
-    figure = px.imshow(confusion, x=names, y=names, color_continuous_scale="Viridis",
-                       labels=dict(x="class of most similar image", y="query class", color="images"))
-    figure.update_layout(height=360, margin=dict(l=0, r=0, t=10, b=0), coloraxis_showscale=False)
-    column.plotly_chart(figure, width="stretch")
+    column.plotly_chart(bench.derived(("confusion figure", class_count), lambda: confusion_figure(confusion, names)),
+                        width="stretch")
 
 st.subheader("The seed's epoch sweep")
 sweep = {ref: card_for(ref) for ref in embedding_models if ref.shipped and card_for(ref).history}
-if sweep:
+
+
+def sweep_figure() -> go.Figure:
     figure = go.Figure()
     for position, swept in enumerate(sorted(sweep.values(), key=lambda c: c.trained_classes)):
         colour = CLASS_COLOURS[position % len(CLASS_COLOURS)]
@@ -87,7 +92,11 @@ if sweep:
                 color=colour, symbol="star", size=14), name=f"{swept.trained_classes} classes, the seed (CIFAR-10)")
     figure.update_layout(height=380, xaxis_title="epoch", yaxis_title="top-1 retrieval accuracy (validation)",
                          yaxis_tickformat=".0%", margin=dict(t=20, b=10))
-    st.plotly_chart(figure, width="stretch")
+    return figure
+
+
+if sweep:
+    st.plotly_chart(bench.derived(("epoch sweep", tuple(sweep)), sweep_figure), width="stretch")
     st.caption("Each line is one shipped S2 checkpoint's top-1 retrieval accuracy on its validation images after "
                "every epoch, so the seed's sweep of 15 to 75 epochs reads off one run per class count (the batch "
                "accuracy above is measured on the kept weights only). Stars: the seed's batch accuracy at epoch "

@@ -1,22 +1,85 @@
-"""Small display helpers shared by the pages."""
+"""Small display helpers shared by the pages.
+
+Images reach the browser as PNG bytes encoded once: the same pictures on every rerun (a page's 8
+reconstructions, a selection) cost a look-up, not an encoding, per click.
+"""
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
+
+import numpy as np
 import streamlit as st
 
-from explorer.images import to_display
+from explorer.images import png, to_display
+
+# About 1,000 small pictures (Fashion-MNIST: ~0.5 KB each as PNG), shared by every session.
+MAX_ENCODED_PICTURES = 4096
+STRIP_GAP_PIXELS = 1
+_encoded: OrderedDict[bytes, bytes] = OrderedDict()
+_encoded_lock = threading.Lock()
+
+
+def encoded(picture: np.ndarray) -> bytes:
+    """The PNG of a uint8 picture, from a bounded memo keyed by the picture's content."""
+    key = hashlib.blake2b(picture.tobytes() + str(picture.shape).encode(), digest_size=16).digest()
+    with _encoded_lock:
+        if key in _encoded:
+            _encoded.move_to_end(key)
+            return _encoded[key]
+    data = png(picture)
+    with _encoded_lock:
+        _encoded[key] = data
+        while len(_encoded) > MAX_ENCODED_PICTURES:
+            _encoded.popitem(last=False)
+    return data
 
 
 def image_row(images, captions=None, width: int = 84) -> None:
-    """A row of small images; Streamlit lays out a list of images side by side."""
-    st.image(to_display(images), caption=captions, width=width, clamp=True)
+    """A row of small images side by side, each ``width`` pixels wide; without captions they travel as one
+    picture (one image for the server and the browser to handle instead of one per image)."""
+    pictures = to_display(images)
+    if captions is None:
+        row = strip(pictures)
+        st.image(encoded(row), width=round(row.shape[1] * width / pictures[0].shape[1]), output_format="PNG")
+        return
+    st.image([encoded(picture) for picture in pictures], caption=captions, width=width, output_format="PNG")
+
+
+def strip(pictures: list[np.ndarray]) -> np.ndarray:
+    """Pictures of one size side by side, a white line between them."""
+    height = pictures[0].shape[0]
+    gap = np.full((height, STRIP_GAP_PIXELS, *pictures[0].shape[2:]), 255, dtype=np.uint8)
+    return np.concatenate([part for picture in pictures for part in (gap, picture)][1:], axis=1)
 
 
 def image_columns(rows: list[tuple], gap: str = "small") -> None:
     """One column per image, the rows stacked in it (original over input over reconstruction), so each
     image lines up with its own versions however narrow the screen. ``rows``: (images, captions or None)."""
     count = len(rows[0][0])
+    pictures = [[encoded(picture) for picture in to_display(images)] for images, _ in rows]
     for column, position in zip(st.columns(count, gap=gap), range(count)):
         with column:
-            for images, captions in rows:
-                st.image(to_display(images[position:position + 1]), caption=captions[position] if captions else None,
-                         width="stretch", clamp=True)
+            for encoded_row, (_, captions) in zip(pictures, rows):
+                st.image(encoded_row[position], caption=captions[position] if captions else None, width="stretch",
+                         output_format="PNG")
+
+
+def markdown_table(rows: dict[str, dict[str, float | None]], number_format: str = "{:.3f}",
+                   bold_best: bool = False) -> str:
+    """A small table of figures as Markdown (rows: name -> column -> value; missing values as '-'), the
+    largest of each column in bold if asked. Cheap to send on every click, unlike a styled DataFrame."""
+    columns = list(dict.fromkeys(column for row in rows.values() for column in row))
+    best = {column: max((row[column] for row in rows.values() if row.get(column) is not None), default=None)
+            for column in columns} if bold_best else {}
+
+    def cell(row: dict, column: str) -> str:
+        value = row.get(column)
+        if value is None:
+            return "-"
+        text = number_format.format(value) if isinstance(value, float) else str(value)
+        return f"**{text}**" if bold_best and value == best[column] else text
+    lines = ["| | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    lines += [f"| {name} | " + " | ".join(cell(row, column) for column in columns) + " |" for name, row in rows.items()]
+    return "\n".join(lines)

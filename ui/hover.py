@@ -1,24 +1,29 @@
 """The hovered point's image and reconstruction, shown beside the pointer without a click.
 
 Streamlit reports clicks and selections on a Plotly chart, never hovers, so this is done in the
-browser: the page sends the map's images once as a sprite, and a small script listens to Plotly's
+browser: the browser fetches the map's images once as a sprite (a static file), and a small script listens to Plotly's
 own ``plotly_hover`` event on every chart of the page whose points carry an image index first in
 ``customdata`` (as ``ui.maps`` draws them) and draws that image's crop of the sprite.
 """
 from __future__ import annotations
 
-import base64
+import functools
+import hashlib
 import json
+import threading
+from pathlib import Path
 
 import streamlit as st
 
 from explorer.images import SPRITE_COLUMNS
 from explorer.workbench import Workbench
 
-# The sprites of 2,000 Fashion-MNIST images and reconstructions weigh 0.8 MB, sent with every page
-# load; beyond this many points, only the first ones have a preview.
+# The sprites of 2,000 Fashion-MNIST images and reconstructions weigh 0.8 MB, fetched once per model by
+# each browser; beyond this many points, only the first ones have a preview.
 HOVER_LIMIT = 2000
 SCALE = 3
+PUBLISHED_FOLDER = Path(__file__).resolve().parent.parent / "static" / "previews"
+MAX_PUBLISHED = 64  # sprites kept on disk (two per model and map size): ~25 MB at most
 
 _SCRIPT = """
 <script>
@@ -81,12 +86,29 @@ def hover_images(bench: Workbench, count: int) -> None:
     originals, reconstructions = bench.preview_sprites(shown)
     height, width = bench.pool.images.shape[-2:]
     settings = {"count": shown, "columns": SPRITE_COLUMNS, "width": width, "height": height, "scale": SCALE,
-                "originals": _data_url(originals),
-                "reconstructions": None if reconstructions is None else _data_url(reconstructions)}
+                "originals": published(originals),
+                "reconstructions": None if reconstructions is None else published(reconstructions)}
     st.html(_SCRIPT % {"settings": json.dumps(settings)}, unsafe_allow_javascript=True, width="content")
     if count > shown:
         st.caption(f"Hover previews for the first {shown:,} points.")
 
 
-def _data_url(picture: bytes) -> str:
-    return "data:image/webp;base64," + base64.b64encode(picture).decode()
+def published(sprite: bytes) -> str:
+    """The sprite as a static file the browser fetches once and caches (its name is its content's hash),
+    so a rerun sends its address, not the picture: Streamlit serves ``static/`` beside app.py
+    (``server.enableStaticServing``)."""
+    path = PUBLISHED_FOLDER / _file_name(sprite)
+    if not path.exists():
+        PUBLISHED_FOLDER.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{threading.get_ident()}.partial")
+        partial.write_bytes(sprite)
+        partial.replace(path)
+        for stale in sorted(PUBLISHED_FOLDER.glob("*.webp"), key=lambda file: file.stat().st_mtime)[:-MAX_PUBLISHED]:
+            stale.unlink(missing_ok=True)
+    return f"app/static/{PUBLISHED_FOLDER.name}/{path.name}"
+
+
+@functools.lru_cache(maxsize=MAX_PUBLISHED)
+def _file_name(sprite: bytes) -> str:
+    """Hashed once per sprite: bytes keep their own hash, so a kept sprite is found in O(1)."""
+    return hashlib.blake2b(sprite, digest_size=16).hexdigest() + ".webp"

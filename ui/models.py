@@ -15,7 +15,7 @@ from explorer.card import ModelCard, ModelRef
 from explorer.checkpoint import DEFAULT_CHECKPOINT, Checkpoint
 from explorer.datasets import ImageSet
 from explorer.workbench import Workbench
-from ui.resources import cards, shipped_workbench
+from ui.resources import cards, shipped_workbench, training_split_present
 
 DEFAULT_MODEL = ModelRef("shipped", DEFAULT_CHECKPOINT)
 
@@ -81,6 +81,16 @@ def workbench_for(ref: ModelRef) -> Workbench:
     if stored.workbench is None:
         stored.workbench = Workbench(stored.checkpoint.model, stored.test, stored.class_names)
     return stored.workbench
+
+
+def has_whole_dataset(ref: ModelRef) -> bool:
+    """Whether a model can be explored on all of its dataset's images (shipped models, training split here)."""
+    return ref.shipped and training_split_present(card_for(ref).dataset)
+
+
+def whole_dataset_workbench(ref: ModelRef) -> Workbench:
+    """A shipped model on all of its dataset's images (Fashion-MNIST: 70,000), test split first."""
+    return shipped_workbench(ref.name, whole_dataset=True)
 
 
 def active_ref() -> ModelRef | None:

@@ -46,6 +46,12 @@ def shipped_workbench(name: str, whole_dataset: bool = False) -> Workbench:
     return Workbench(load_shipped(name).model, test_split(dataset), dataset_info(dataset).class_names)
 
 
+@st.cache_resource(show_spinner=False, ttl=60)
+def training_split_present(dataset: str) -> bool:
+    """Looked up on disk at most once a minute, not on every click (files a user adds appear within it)."""
+    return dataset_info(dataset).has_training_split()
+
+
 @st.cache_resource(show_spinner=False)
 def job_queue() -> JobQueue:
     """The server's one training queue: every session's runs wait their turn in it."""
