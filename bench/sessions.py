@@ -32,20 +32,31 @@ class Interaction:
     name: str
     page: str | None = None  # url path of a page to open
     widgets: dict = field(default_factory=dict)  # label -> value, as a user would set it
-    select_class: int | None = None  # lasso the points of one class on the map (a fragment rerun)
+    select_class: str | None = None  # lasso the points of one class on the map (a fragment rerun)
     press: str | None = None  # a button's label
 
 
+class LessonBroken(RuntimeError):
+    """A step of the lesson found no widget or class it needs: a page changed under the benchmark."""
+
+
+# What a teacher shows: the map with the corruption trail and the decoded grid on, a lassoed cluster,
+# t-SNE, the noise slider, the S3 comparison. Each step is one click, as a student's browser sends it.
 LESSON = (
     Interaction("open the start page", page=""),
     Interaction("go to Latent space", page="latent"),
+    Interaction("turn on the corruption trail and decoded grid",
+                widgets={"Show on the map": ["Corruption trail", "Decoded grid"]}),
+    Interaction("select a cluster on the map", select_class="Bag"),
     Interaction("switch the map to t-SNE", widgets={"Projection": "t-SNE"}),
-    Interaction("select a cluster on the map", select_class=7),
     Interaction("open Corrupt & reconstruct", page="reconstruct"),
-    Interaction("move the noise slider", widgets={"Corruption": "Gaussian noise", "Gaussian sigma": 0.5}),
+    Interaction("choose Gaussian noise", widgets={"Corruption": "Gaussian noise"}),
+    Interaction("move the noise slider", widgets={"Gaussian sigma": 0.5}),
     Interaction("open Experiments", page="experiments"),
 )
 FIRST_MAP_STEP = "go to Latent space"
+RECORDED_WIDGETS = {"radio": "radio", "slider": "slider", "number_input": "number_input", "button": "button",
+                    "button_group": "button_group", "checkbox": "checkbox"}
 
 
 @dataclass
@@ -99,13 +110,13 @@ class Student:
             state.page_name = step.page
         state.page_script_hash = self.page_hash
         for label, value in step.widgets.items():
-            self.states[self.widgets[label].widget_id] = (self.widgets[label].kind, value)
+            self.states[self.widget(label, step).widget_id] = (self.widget(label, step).kind, value)
         if step.press is not None:
-            button = self.widgets[step.press]
+            button = self.widget(step.press, step)
             _write_state(state.widget_states.widgets.add(), button.widget_id, "button", True)
         if step.select_class is not None:
-            chart = self.widgets["map"]
-            self.states[chart.widget_id] = ("plotly", _selection_of_class(chart.spec, step.select_class))
+            chart = self.widget("map", step)
+            self.states[chart.widget_id] = ("plotly", _selection_of_class(chart.spec, step.select_class, step))
             state.fragment_id = chart.fragment_id
         for widget_id, (kind, value) in self.states.items():
             _write_state(state.widget_states.widgets.add(), widget_id, kind, value)
@@ -113,6 +124,12 @@ class Student:
         await self.socket.send(message.SerializeToString())
         errors = await self._read_until_finished()
         return time.perf_counter() - started, errors
+
+    def widget(self, label: str, step: Interaction) -> Widget:
+        if label not in self.widgets:
+            raise LessonBroken(f"step {step.name!r}: the page shows no widget labelled {label!r}; it shows "
+                               f"{sorted(self.widgets)}")
+        return self.widgets[label]
 
     async def _read_until_finished(self) -> list[str]:
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
@@ -137,7 +154,7 @@ class Student:
         if kind == "plotly_chart" and element.plotly_chart.id:
             self.widgets["map"] = Widget(kind, element.plotly_chart.id, fragment_id,
                                          json.loads(element.plotly_chart.spec))
-        elif kind in ("radio", "slider", "number_input", "button"):
+        elif kind in RECORDED_WIDGETS:
             proto = getattr(element, kind)
             self.widgets.setdefault(proto.label, Widget(kind, proto.id, fragment_id))
         return []
@@ -151,12 +168,20 @@ def _write_state(widget, widget_id: str, kind: str, value) -> None:
         widget.double_value = float(value)
     elif kind == "button":
         widget.trigger_value = bool(value)
+    elif kind == "checkbox":
+        widget.bool_value = bool(value)
+    elif kind == "button_group":
+        widget.string_array_value.data[:] = list(value)
     else:  # radio and plotly selections travel as strings
         widget.string_value = value
 
 
-def _selection_of_class(spec: dict, trace_index: int) -> str:
+def _selection_of_class(spec: dict, class_name: str, step: Interaction) -> str:
     """The selection event of a lasso around one class's points (each point's customdata[0] is its image)."""
+    names = [trace.get("name") for trace in spec["data"]]
+    if class_name not in names:
+        raise LessonBroken(f"step {step.name!r}: the map has no trace named {class_name!r}; it has {names}")
+    trace_index = names.index(class_name)
     trace = spec["data"][trace_index]
     points = [{"customdata": list(row), "curve_number": trace_index, "point_index": i}
               for i, row in enumerate(_customdata(trace))]
@@ -207,22 +232,22 @@ def _browser_first_map(url: str) -> float:
     return time.monotonic() - started
 
 
-async def _class(url: str, students: int, think: float) -> tuple[list[Timing], float]:
+async def _class(url: str, students: int, think: float, passes: int) -> tuple[list[Timing], float]:
     started = time.perf_counter()
     browser = asyncio.get_running_loop().run_in_executor(None, _browser_first_map, url)
-    results = await asyncio.gather(*(lesson(number, url, started, think) for number in range(students)))
+    results = await asyncio.gather(*(lesson(number, url, started, think, passes) for number in range(students)))
     return [timing for result in results for timing in result], await browser
 
 
-def measure(students: int, think: float) -> dict:
-    """One lesson of ``students`` on a freshly started server."""
+def measure(students: int, think: float, passes: int = 2) -> dict:
+    """One lesson of ``students`` on a freshly started server; the second pass meets warm caches."""
     with running_app() as (url, server):
         cpu_before = _server_cpu_seconds(server.pid)
-        timings, browser_first_map = asyncio.run(_class(url, students, think))
+        timings, browser_first_map = asyncio.run(_class(url, students, think, passes))
         cpu = _server_cpu_seconds(server.pid) - cpu_before
         peak = _peak_rss_mb(server.pid)
     first_maps = [t.finished_at for t in timings if t.step == FIRST_MAP_STEP and t.attempt == 0]
-    cached = [t.seconds for t in timings if t.attempt == 1]
+    cached = [t.seconds for t in timings if t.attempt == passes - 1]
     everything = [t.seconds for t in timings]
     return {
         "students": students, "think_s": think, "errors": sum(len(t.errors) for t in timings),
@@ -231,8 +256,8 @@ def measure(students: int, think: float) -> dict:
         "cached_p50_s": statistics.median(cached), "cached_p95_s": _percentile(cached, 95),
         "last_first_map_s": max(first_maps), "browser_first_map_s": browser_first_map,
         "peak_rss_mb": peak, "cpu_s_per_student": cpu / students,
-        "steps": {step.name: _percentile([t.seconds for t in timings if t.step == step.name and t.attempt == 1], 95)
-                  for step in LESSON},
+        "steps": {step.name: _percentile([t.seconds for t in timings if t.step == step.name
+                                          and t.attempt == passes - 1], 95) for step in LESSON},
     }
 
 
@@ -267,7 +292,8 @@ def print_table(rows: list[dict]) -> None:
         print(f"{row['students']:>8} {row['think_s']:>7.0f} {row['errors']:>6} {row['p50_s']:>7.2f} {row['p95_s']:>7.2f} "
               f"{row['cached_p95_s']:>13.2f} {row['last_first_map_s']:>17.1f} {row['browser_first_map_s']:>13.1f} "
               f"{row['peak_rss_mb']:>11.0f} {row['cpu_s_per_student']:>13.2f}")
-    print("targets at 30: 0 errors; cached p95 <= 1.0 s; 30th student's first map <= 30 s; peak RSS <= 2,500 MB")
+    print("targets at 30 students: 0 errors; at a 5 s pace p95 <= 1.0 s and cached p95 <= 0.5 s; back to back "
+          "cached p95 <= 2.0 s; the 30th student's first map <= 15 s; peak RSS <= 2,500 MB")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -276,9 +302,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--think", type=float, nargs="+", default=[0.0, 5.0],
                         help="mean seconds a student pauses before each click (0: back to back)")
     parser.add_argument("--skip-training", action="store_true", help="leave out the latency-while-training figure")
+    parser.add_argument("--tiny", action="store_true",
+                        help="3 students, back to back, one pass, no training: checks the lesson still runs (CI)")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
-    rows = [measure(n, think) for think in args.think for n in args.students if think == 0 or n == max(args.students)]
+    if args.tiny:
+        args.students, args.think, args.skip_training = [3], [0.0], True
+    passes = 1 if args.tiny else 2
+    print(f"commit {_commit()}")
+    rows = [measure(n, think, passes) for think in args.think for n in args.students
+            if think == 0 or n == max(args.students)]
     print_table(rows)
     training = {} if args.skip_training else measure_while_training()
     if training:
@@ -291,7 +324,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         with open(args.json, "w") as file:
             json.dump({"classes": rows, "while_training": training}, file, indent=2)
-    return 0
+    return 1 if any(row["errors"] for row in rows) else 0
+
+
+def _commit() -> str:
+    import subprocess
+
+    from bench.browser import ROOT
+
+    described = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True)
+    return described.stdout.strip() or "unknown"
 
 
 if __name__ == "__main__":
