@@ -344,14 +344,31 @@ def read_sign_mnist_csv(source: str | Path | bytes, name: str = "CSV") -> ImageS
         except OSError as error:
             raise DatasetUnavailable(f"{name}: cannot read the file ({error.strerror})") from None
     if source[:2] == GZIP_MAGIC:
-        try:
-            source = gzip.decompress(source)
-        except (OSError, EOFError) as error:
-            raise DatasetFormatError(f"{name}: not a readable .gz file ({error})") from None
+        source = _bounded_gunzip(source, name)
     rows = _parse_sign_rows_fast(source)
     if rows is None:
         rows = _parse_sign_rows_checked(source, name)
     return _validated_sign_rows(rows, name, 1 if not source.lstrip()[:1].isdigit() else 0)
+
+
+def _bounded_gunzip(data: bytes, name: str) -> bytes:
+    """The gzip file's contents, refused once they pass MAX_SIGN_CSV_BYTES (a small file can expand a
+    thousandfold and take the server's memory with it)."""
+    import io
+
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as unpacked:
+            contents = unpacked.read(MAX_SIGN_CSV_BYTES + 1)
+    except (OSError, EOFError) as error:
+        raise DatasetFormatError(f"{name}: not a readable .gz file ({error})") from None
+    _refuse_oversized(len(contents), name)
+    return contents
+
+
+def _refuse_oversized(size: int, name: str) -> None:
+    if size > MAX_SIGN_CSV_BYTES:
+        raise DatasetFormatError(f"{name} unpacks to more than {MAX_SIGN_CSV_BYTES // 2 ** 20} MB; Kaggle's "
+                                 "Sign-MNIST training CSV is 83 MB. Upload the original files.")
 
 
 def _parse_sign_rows_fast(data: bytes) -> np.ndarray | None:
@@ -406,6 +423,9 @@ def _validated_sign_rows(rows: np.ndarray, name: str, body_start: int) -> ImageS
 
 
 SIGN_FILES = {"train_csv": "sign_mnist_train.csv", "test_csv": "sign_mnist_test.csv"}
+# Kaggle's training CSV is 83 MB (27,455 rows); a larger file is no Sign-MNIST and would cost the
+# server several times its size in memory while it is parsed.
+MAX_SIGN_CSV_BYTES = 128 * 2 ** 20
 
 
 def sign_mnist_uploads(files: dict[str, bytes]) -> dict[str, bytes]:
@@ -419,10 +439,10 @@ def sign_mnist_uploads(files: dict[str, bytes]) -> dict[str, bytes]:
         if data[:4] == b"PK\x03\x04":
             try:
                 with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                    for member in archive.namelist():
+                    for member in archive.infolist():
                         for key, wanted in SIGN_FILES.items():
-                            if Path(member).name in (wanted, wanted + ".gz") and key not in found:
-                                found[key] = archive.read(member)
+                            if Path(member.filename).name in (wanted, wanted + ".gz") and key not in found:
+                                found[key] = _bounded_member(archive, member, f"{file_name}: {member.filename}")
             except zipfile.BadZipFile as error:
                 raise DatasetFormatError(f"{file_name}: not a readable zip archive ({error})") from None
             continue
@@ -434,6 +454,15 @@ def sign_mnist_uploads(files: dict[str, bytes]) -> dict[str, bytes]:
         raise DatasetUnavailable(f"sign-mnist: {' and '.join(missing)} not among the uploaded files "
                                  f"({', '.join(files) or 'none'}); upload Kaggle's archive or both CSV files")
     return found
+
+
+def _bounded_member(archive, member, name: str) -> bytes:
+    """An archive member read no further than MAX_SIGN_CSV_BYTES, whatever size its header declares."""
+    _refuse_oversized(member.file_size, name)
+    with archive.open(member) as unpacked:
+        contents = unpacked.read(MAX_SIGN_CSV_BYTES + 1)
+    _refuse_oversized(len(contents), name)
+    return contents
 
 
 def _sign_paths() -> tuple[Path, Path]:

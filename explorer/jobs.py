@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -77,6 +78,7 @@ class TrainingJob:
     class_names: tuple[str, ...] = ()
     last_seen: float = field(default_factory=time.monotonic)
     abandoned_after: float = ABANDONED_AFTER_SECONDS
+    job_id: str = field(default_factory=lambda: uuid.uuid4().hex)  # unlike id(), never reused by another job
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
 

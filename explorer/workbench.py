@@ -9,7 +9,8 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Hashable, TypeVar
+from contextlib import nullcontext
+from typing import Callable, ContextManager, Hashable, TypeVar
 
 import numpy as np
 import torch
@@ -232,11 +233,15 @@ class Workbench:
             raise ValueError("this model has no decoder: only autoencoders can decode a location")
         return decode_all(self.model, latents)
 
-    def retrieval(self, class_count: int) -> tuple[float, np.ndarray, float]:
+    def retrieval(self, class_count: int, announce: Callable[[], ContextManager] = nullcontext
+                  ) -> tuple[float, np.ndarray, float]:
         """S2's evaluation on the pool's first ``class_count`` classes: top-1 retrieval accuracy, its confusion
-        matrix, and the seed's anchor/positive batch accuracy."""
-        return self._figures.get(("retrieval", class_count),
-                                 lambda: evaluate_retrieval(self.model, self.pool, class_count))
+        matrix, and the seed's anchor/positive batch accuracy. ``announce()`` is entered only while it is
+        measured (a page's spinner), not when the figures are already known."""
+        def compute() -> tuple[float, np.ndarray, float]:
+            with announce():
+                return evaluate_retrieval(self.model, self.pool, class_count)
+        return self._figures.get(("retrieval", class_count), compute)
 
     def interpolate(self, first: int, second: int, steps: int) -> torch.Tensor:
         return self.decode(self._interpolated_latents(first, second, steps))

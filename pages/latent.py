@@ -9,7 +9,8 @@ from ui.display import encoded, image_row
 from ui.entry import start_page
 from ui.hover import hover_images
 from ui.maps import add_grid_behind, add_path, add_trail, class_map
-from ui.models import active_ref, active_workbench, has_whole_dataset, whole_dataset_workbench
+from ui.models import active_ref, active_workbench, has_whole_dataset
+from ui.resources import whole_dataset_workbench
 
 start_page("pages/latent.py")
 bench = active_workbench()
@@ -32,7 +33,7 @@ with st.sidebar:
     if whole_dataset_available and st.toggle("All images (train + test)", key="all_images", **LINKED,
                                              help="Fashion-MNIST: 70,000 images. The first 10,000 are the test "
                                                   "split, as without this switch."):
-        bench = whole_dataset_workbench(ref)
+        bench = whole_dataset_workbench(ref.name)
     sizes = sorted({1000, 2000, 5000, 10000, len(bench.pool)} - {n for n in (5000, 10000) if n > len(bench.pool)})
     keep_valid("points", lambda value: value in sizes, 2000)
     count = min(st.select_slider("Points", sizes, 2000, key="points", **LINKED), len(bench.pool))
@@ -67,11 +68,10 @@ if PATH in layers:
     path_ends = (ends[0].number_input("Interpolate from image", 0, count - 1, 0, key="from", **LINKED),
                  ends[1].number_input("to image", 0, count - 1, min(1, count - 1), key="to", **LINKED))
 
-with st.spinner(f"Computing the {METHOD_NAMES[method]} map of {count:,} latents..."):
-    progress_bar = st.empty()
-    result = bench.project(method, params, count, random_state,
-                           lambda fraction, stage: progress_bar.progress(fraction, f"{METHOD_NAMES[method]}: {stage}"))
-    progress_bar.empty()
+progress_place = st.empty()
+result = bench.project(method, params, count, random_state, lambda fraction, stage: progress_place.progress(
+    fraction, f"Computing the {METHOD_NAMES[method]} map of {count:,} latents: {stage}"))
+progress_place.empty()
 coordinates = result.coordinates
 trail = bench.trail(result, *trail_settings) if trail_settings else None
 if trail is not None:

@@ -64,8 +64,8 @@ st.caption(f"{card.name}, on its test images: each test image queries all others
 class_counts = [n for n in RETRIEVAL_CLASS_COUNTS if n <= card.trained_classes] or [card.trained_classes]
 columns = st.columns(len(class_counts))
 for column, class_count in zip(columns, class_counts):
-    with st.spinner(f"Measuring retrieval on {class_count} classes..."):
-        accuracy, confusion, batch_accuracy = bench.retrieval(class_count)
+    accuracy, confusion, batch_accuracy = bench.retrieval(
+        class_count, lambda: st.spinner(f"Measuring retrieval on {class_count} classes..."))
     names = list(bench.class_names[:class_count])
     pair = column.columns(2)
     pair[0].metric(f"{class_count} classes: retrieval", f"{accuracy:.1%}",

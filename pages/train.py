@@ -62,8 +62,11 @@ def apply_preset() -> None:
 
 
 def apply_model_recipe() -> None:
+    """A new model or dataset: its recipe fills the form. The image count may not be a widget yet (a
+    callback runs before the script draws it), so the form's copy stands in."""
+    subset = st.session_state.get("train_subset", form().get("train_subset", "all"))
     apply(TrainingRequest(st.session_state["train_model"], st.session_state["train_dataset"],
-                          subset=None if st.session_state["train_subset"] == "all" else st.session_state["train_subset"]))
+                          subset=None if subset == "all" else subset))
 
 
 if not form():

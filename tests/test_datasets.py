@@ -167,3 +167,46 @@ def test_a_kaggle_sized_sign_mnist_csv_parses_in_seconds():
     big = sign_csv(27_455, seed=3).encode()  # the real training file's row count, about 77 MB here
     images = read_sign_mnist_csv(big)
     assert images.images.shape == (27_455, 1, 28, 28) and set(np.unique(images.labels)) == set(range(25)) - {9}
+
+
+BOMB_BYTES = 600 * 2 ** 20  # a 600 MB CSV of one repeated line: about 0.6 MB once compressed
+
+
+def _bomb_lines(size: int):
+    line = b"0," + b"0," * 783 + b"0\n"
+    chunk = line * (2 ** 20 // len(line))
+    for _ in range(size // len(chunk)):
+        yield chunk
+
+
+@pytest.mark.parametrize("packing", ["zip", "gz"])
+def test_an_archive_that_unpacks_past_the_limit_is_refused_without_unpacking_it(tmp_path, packing):
+    """A small upload that expands to 600 MB is refused after reading at most the limit."""
+    import io
+    import tracemalloc
+    import zipfile
+
+    from explorer.datasets import MAX_SIGN_CSV_BYTES, sign_mnist_uploads
+
+    packed = io.BytesIO()
+    if packing == "zip":
+        with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
+            with archive.open("sign_mnist_train.csv", "w", force_zip64=True) as member:
+                for chunk in _bomb_lines(BOMB_BYTES):
+                    member.write(chunk)
+            archive.writestr("sign_mnist_test.csv", sign_csv(5))
+        files = {"archive.zip": packed.getvalue()}
+    else:
+        with gzip.GzipFile(fileobj=packed, mode="wb") as member:
+            for chunk in _bomb_lines(BOMB_BYTES):
+                member.write(chunk)
+        files = {"sign_mnist_train.csv.gz": packed.getvalue(), "sign_mnist_test.csv": sign_csv(5).encode()}
+    assert len(packed.getvalue()) < 5 * 2 ** 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(DatasetFormatError, match="unpacks to more than 128 MB"):
+            load_dataset("sign-mnist", **sign_mnist_uploads(files))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * MAX_SIGN_CSV_BYTES + 2 ** 20, f"{peak / 2 ** 20:.0f} MB held while refusing"

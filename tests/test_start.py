@@ -7,6 +7,8 @@ environment, the Python on our PATH (pyenv's), or a package installed beforehand
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -38,13 +40,22 @@ def _healthy(port: int) -> bool:
         return False
 
 
+def readme_start_command() -> list[str]:
+    """The first command block of the README: what a newcomer copies."""
+    block = re.search(r"```bash\n(.*?)\n```", (ROOT / "README.md").read_text(), re.S).group(1)
+    words = shlex.split(block.strip())
+    assert words[:2] == ["python3", "start.py"], f"the README starts the app with {block!r}"
+    return words
+
+
 def _start(folder: Path, log: Path) -> tuple[subprocess.Popen, int]:
     """The README's first command, with a port of our own, from a shell with only the system's PATH."""
     port = _free_port()
     environment = {key: value for key, value in os.environ.items() if not key.startswith(("PYENV", "VIRTUAL_ENV"))}
     environment["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     environment.pop("PYTHONPATH", None)
-    server = subprocess.Popen([str(SYSTEM_PYTHON), "start.py", "--server.port", str(port)], cwd=folder,
+    command = [str(SYSTEM_PYTHON), *readme_start_command()[1:], "--server.port", str(port)]
+    server = subprocess.Popen(command, cwd=folder,
                               env=environment, stdout=log.open("a"), stderr=subprocess.STDOUT, start_new_session=True)
     return server, port
 

@@ -48,9 +48,9 @@ def status_line(job: TrainingJob) -> str:
 def adopt_finished_job() -> None:
     """A run that ended with weights (finished or stopped) becomes this session's active model, once."""
     job = my_job()
-    if job is None or job.checkpoint is None or st.session_state.get("adopted_job") == id(job):
+    if job is None or job.checkpoint is None or st.session_state.get("adopted_job") == job.job_id:
         return
-    st.session_state["adopted_job"] = id(job)
+    st.session_state["adopted_job"] = job.job_id
     ref = ModelRef("trained", job.checkpoint.card["name"])
     add_session_model(ref, SessionModel(job.checkpoint, job.test, job.class_names))
     st.session_state["last_trained"] = ref

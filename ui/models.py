@@ -88,11 +88,6 @@ def has_whole_dataset(ref: ModelRef) -> bool:
     return ref.shipped and training_split_present(card_for(ref).dataset)
 
 
-def whole_dataset_workbench(ref: ModelRef) -> Workbench:
-    """A shipped model on all of its dataset's images (Fashion-MNIST: 70,000), test split first."""
-    return shipped_workbench(ref.name, whole_dataset=True)
-
-
 def active_ref() -> ModelRef | None:
     refs = model_refs()
     ref = st.session_state.get("active_model")

@@ -15,6 +15,11 @@ from explorer.jobs import JobQueue
 from explorer.projection import warm_up_umap_elsewhere
 from explorer.workbench import Workbench
 
+# Every shipped model fits (Experiments alone shows 14); a model and its test-split latents are ~10 MB.
+MAX_SHIPPED_WORKBENCHES = 32
+# All 70,000 Fashion-MNIST images with their latents and maps: ~150 MB each.
+MAX_WHOLE_DATASET_WORKBENCHES = 2
+
 
 @st.cache_resource(show_spinner=False)
 def start_background_warm_up() -> subprocess.Popen:
@@ -32,18 +37,23 @@ def test_split(dataset: str) -> ImageSet:
     return load_dataset(dataset, need_train=False).test
 
 
-@st.cache_resource(show_spinner="Loading every image of the dataset...")
+@st.cache_resource(show_spinner="Loading every image of the dataset...", max_entries=MAX_WHOLE_DATASET_WORKBENCHES)
 def all_images(dataset: str) -> ImageSet:
     return load_dataset(dataset).everything()
 
 
-@st.cache_resource(show_spinner="Loading the pretrained model...")
-def shipped_workbench(name: str, whole_dataset: bool = False) -> Workbench:
-    """A shipped model on its dataset's test split, or on all of its images (Fashion-MNIST: 70,000)."""
+@st.cache_resource(show_spinner="Loading the pretrained model...", max_entries=MAX_SHIPPED_WORKBENCHES)
+def shipped_workbench(name: str) -> Workbench:
+    """A shipped model on its dataset's test split."""
     dataset = cards()[name]["dataset"]
-    if whole_dataset:
-        return Workbench(shipped_workbench(name).model, all_images(dataset), dataset_info(dataset).class_names)
     return Workbench(load_shipped(name).model, test_split(dataset), dataset_info(dataset).class_names)
+
+
+@st.cache_resource(show_spinner="Loading every image of the dataset...", max_entries=MAX_WHOLE_DATASET_WORKBENCHES)
+def whole_dataset_workbench(name: str) -> Workbench:
+    """A shipped model on all of its dataset's images (Fashion-MNIST: 70,000), the test split first."""
+    dataset = cards()[name]["dataset"]
+    return Workbench(shipped_workbench(name).model, all_images(dataset), dataset_info(dataset).class_names)
 
 
 @st.cache_resource(show_spinner=False, ttl=60)
