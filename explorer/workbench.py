@@ -33,7 +33,7 @@ from .trail import Trail, follow_corruption, typical_neighbour_distance
 Value = TypeVar("Value")
 MAX_CACHED_MAPS = 8
 MAX_CACHED_FIGURES = 32
-MAX_KEPT_RECONSTRUCTIONS = 64  # a few dozen images each: what the pages show, per corruption
+MAX_SHOWN_SETS = 64  # a few dozen images each: what the pages show, per corruption
 MAX_VIEWS_PER_MAP = 16
 
 
@@ -64,8 +64,7 @@ class Workbench:
     _grown_locks: dict = field(default_factory=lambda: {"latents": threading.Lock(), "ssim": threading.Lock()},
                                repr=False)
     _figures: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_CACHED_FIGURES), repr=False)
-    _reconstructions: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_KEPT_RECONSTRUCTIONS),
-                                               repr=False)
+    _shown: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_SHOWN_SETS), repr=False)
     _derived: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_CACHED_FIGURES), repr=False)
     _maps: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_CACHED_MAPS), repr=False)
     _quality_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -122,9 +121,15 @@ class Workbench:
                     seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, dict[str, np.ndarray]]:
         """Corrupted inputs, reconstructions and per-image scores for chosen pool images (kept: a page shows
         the same few on every rerun)."""
-        indices = tuple(int(index) for index in np.asarray(indices).ravel())
-        return self._reconstructions.get((indices, corruption, seed), lambda: reconstruct_and_score(
-            self.model, self.pool.take(np.array(indices, dtype=np.int64)).as_tensor(), corruption, seed))
+        indices = _as_key(indices)
+        return self._shown.get(("reconstructed", indices, corruption, seed), lambda: reconstruct_and_score(
+            self.model, self.originals(indices), corruption, seed))
+
+    def originals(self, indices) -> torch.Tensor:
+        """Chosen pool images, the same tensor on every rerun (so what is drawn from it can be kept too)."""
+        indices = _as_key(indices)
+        return self._shown.get(("originals", indices),
+                               lambda: self.pool.take(np.array(indices, dtype=np.int64)).as_tensor())
 
     def derived(self, key: Hashable, compute: Callable[[], Value]) -> Value:
         """Anything built from this model alone (a page's figure, say), built once and kept with the model."""
@@ -255,3 +260,7 @@ class Workbench:
         """Mean SSIM at each corruption level (Gaussian sigma or erasing probability)."""
         make = GaussianNoise if kind == "gaussian" else RandomErasing
         return [self.quality(count, make(level) if level > 0 else None, seed)["ssim"] for level in levels]
+
+
+def _as_key(indices) -> tuple[int, ...]:
+    return tuple(int(index) for index in np.asarray(indices).ravel())

@@ -91,7 +91,7 @@ def comparison(system: str, title: str, names: list[str], caption: str) -> None:
     first = shipped_workbench(names[0])
     inputs, _, _ = first.reconstruct(indices, parse_corruption(condition), seed=0)
     st.caption("Originals, then the corrupted inputs, then each model's reconstruction")
-    image_row(first.images(8), width=64)
+    image_row(first.originals(indices), width=64)
     image_row(inputs, width=64)
     for name in names:
         _, outputs, scores = shipped_workbench(name).reconstruct(indices, parse_corruption(condition), seed=0)

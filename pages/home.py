@@ -28,7 +28,7 @@ if card.can_decode and card.ssim() is not None:
                f"in {card.training.get('seconds', 0) / 60:.1f} min.")
     _, outputs, scores = bench.reconstruct(range(8))
     st.write("Test images (top) and their reconstructions (bottom):")
-    image_row(bench.images(8))
+    image_row(bench.originals(range(8)))
     image_row(outputs, [f"SSIM {s:.2f}" for s in scores["ssim"]])
 elif card.retrieval_accuracy:
     columns = st.columns(len(card.retrieval_accuracy))

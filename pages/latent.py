@@ -167,7 +167,7 @@ def show_selection(selection: np.ndarray) -> None:
         st.rerun(scope="fragment")
     st.caption(f"Originals{' and reconstructions' if decodes else ''} of the first {len(shown)} "
                "(captions are image indices, for the neighbour and interpolation boxes)")
-    image_row(bench.pool.take(shown).as_tensor(), [str(i) for i in shown], width=56)
+    image_row(bench.originals(shown), [str(i) for i in shown], width=56)
     if decodes:
         image_row(bench.reconstruct(shown)[1], width=56)
 
@@ -205,8 +205,8 @@ with left:
     k = st.slider("Neighbours", 4, 16, 8, key="neighbours", **LINKED)
     neighbours, distances = bench.derived(("neighbours", int(query), k, count),
                                           lambda: bench.neighbours(int(query), k, count))
-    image_row(bench.pool.take(np.array([query])).as_tensor(), ["query"], width=72)
-    image_row(bench.pool.take(neighbours).as_tensor(),
+    image_row(bench.originals([query]), ["query"], width=72)
+    image_row(bench.originals(neighbours),
               [f"{bench.class_names[bench.labels()[i]]} d={d:.2f}" for i, d in zip(neighbours, distances)], width=72)
     st.caption("Distances are in the model's latent space" + ("" if decodes else " (cosine)") + ", not on the 2-D map.")
 

@@ -34,7 +34,7 @@ with view:
     names = [bench.class_names[pool_labels[i]] for i in indices]
     st.caption("Each column: the original, the corrupted input, the reconstruction; below, the class and the "
                "reconstruction's SSIM")
-    image_columns([(bench.pool.take(indices).as_tensor(), None), (inputs, None),
+    image_columns([(bench.originals(indices), None), (inputs, None),
                    (outputs, [f"{name} {s:.3f}" for name, s in zip(names, scores["ssim"])])])
 
     if st.toggle("Show the worst and best reconstructions", key="extremes", **LINKED):
@@ -43,7 +43,7 @@ with view:
         for title, picked in (("Worst", order[:8]), ("Best", order[-8:][::-1])):
             st.caption(f"{title} 8 of {len(subset_ssim):,} (original, input, reconstruction)")
             picked_inputs, picked_outputs = bench.reconstruct_scored(subset, picked, corruption, seed)
-            image_row(bench.pool.take(picked).as_tensor())
+            image_row(bench.originals(picked))
             if corruption is not None:
                 image_row(picked_inputs)
             image_row(picked_outputs, [f"{subset_ssim[i]:.3f}" for i in picked])

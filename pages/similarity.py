@@ -34,7 +34,7 @@ with query_side:
     if source == "A test image":
         keep_valid("query_image", lambda chosen: chosen < len(bench.pool), 0)
         index = st.number_input("Test image index", 0, len(bench.pool) - 1, 0, key="query_image", **LINKED)
-        query_image = bench.pool.take(np.array([index])).as_tensor()
+        query_image = bench.originals([index])
         exclude = int(index)
     else:
         query_image = uploaded_image("Image (PNG, JPEG, ...)", *bench.pool.images.shape[1:3])
@@ -47,7 +47,7 @@ with query_side:
 neighbours, distances = bench.similar(query_image, k, exclude)
 with result_side:
     labels = bench.labels()
-    image_row(bench.pool.take(neighbours).as_tensor(),
+    image_row(bench.originals(neighbours),
               [f"{bench.class_names[labels[i]]} · {1 - d:.3f}" for i, d in zip(neighbours, distances)], width=80)
     st.caption("Caption: class · cosine similarity to the query.")
 

@@ -40,10 +40,10 @@ def test_card_figures_are_reproduced(path):
     assert metrics["test"]["clean"]["images"] == len(load_dataset(card["dataset"], need_train=False).test)
 
 
-def test_readme_table_is_what_the_cards_say():
+def test_checkpoint_table_is_what_the_cards_say():
     listing = subprocess.run([sys.executable, "-m", "explorer", "checkpoints"], cwd=ROOT, capture_output=True,
                              text=True, check=True).stdout
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "checkpoints" / "README.md").read_text()
 
     def rows(text: str) -> list[list[str]]:
         return [[cell.strip() for cell in line.strip("|").split("|")] for line in text.splitlines()

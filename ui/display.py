@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import weakref
 from collections import OrderedDict
+from typing import Callable, TypeVar
 
 import numpy as np
 import streamlit as st
@@ -19,6 +21,8 @@ MAX_ENCODED_PICTURES = 4096
 STRIP_GAP_PIXELS = 1
 _encoded: OrderedDict[bytes, bytes] = OrderedDict()
 _encoded_lock = threading.Lock()
+_kept: dict[tuple[int, str], tuple[weakref.ref, object]] = {}
+Value = TypeVar("Value")
 
 
 def encoded(picture: np.ndarray) -> bytes:
@@ -39,12 +43,33 @@ def encoded(picture: np.ndarray) -> bytes:
 def image_row(images, captions=None, width: int = 84) -> None:
     """A row of small images side by side, each ``width`` pixels wide; without captions they travel as one
     picture (one image for the server and the browser to handle instead of one per image)."""
-    pictures = to_display(images)
     if captions is None:
-        row = strip(pictures)
-        st.image(encoded(row), width=round(row.shape[1] * width / pictures[0].shape[1]), output_format="PNG")
+        row, columns = kept_for(images, "strip", lambda: _strip_of(images))
+        picture_width = images.shape[-1]
+        st.image(row, width=round((columns * picture_width + columns - 1) * width / picture_width), output_format="PNG")
         return
-    st.image([encoded(picture) for picture in pictures], caption=captions, width=width, output_format="PNG")
+    pictures = kept_for(images, "pictures", lambda: [encoded(picture) for picture in to_display(images)])
+    st.image(pictures, caption=captions, width=width, output_format="PNG")
+
+
+def _strip_of(images) -> tuple[bytes, int]:
+    pictures = to_display(images)
+    return encoded(strip(pictures)), len(pictures)
+
+
+def kept_for(images, kind: str, compute: Callable[[], Value]) -> Value:
+    """What was made from this very tensor before (the workbench hands out the same tensors for the same
+    images on every rerun), or made now and kept while the tensor lives."""
+    key = (id(images), kind)
+    with _encoded_lock:
+        kept = _kept.get(key)
+    if kept is not None and kept[0]() is images:
+        return kept[1]
+    value = compute()
+    with _encoded_lock:
+        _kept[key] = (weakref.ref(images), value)
+    weakref.finalize(images, _kept.pop, key, None)
+    return value
 
 
 def strip(pictures: list[np.ndarray]) -> np.ndarray:
@@ -58,7 +83,8 @@ def image_columns(rows: list[tuple], gap: str = "small") -> None:
     """One column per image, the rows stacked in it (original over input over reconstruction), so each
     image lines up with its own versions however narrow the screen. ``rows``: (images, captions or None)."""
     count = len(rows[0][0])
-    pictures = [[encoded(picture) for picture in to_display(images)] for images, _ in rows]
+    pictures = [kept_for(images, "pictures", lambda: [encoded(picture) for picture in to_display(images)])
+                for images, _ in rows]
     for column, position in zip(st.columns(count, gap=gap), range(count)):
         with column:
             for encoded_row, (_, captions) in zip(pictures, rows):
