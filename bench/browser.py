@@ -111,13 +111,16 @@ def lasso(page, points: list[tuple[float, float]]) -> None:
 
 
 def wait_for_gallery(page, timeout_ms: int = 120_000) -> int:
-    """Wait until the selection heading and its gallery of originals and reconstructions are drawn."""
+    """Wait until the selection heading and its gallery are drawn: the originals one by one (captioned with
+    their indices), the reconstructions as one strip beneath them."""
     heading = page.get_by_text(SELECTION_HEADING)
     heading.wait_for(timeout=timeout_ms)
     count = int(SELECTION_HEADING.match(heading.inner_text()).group(1))
     gallery = page.locator("[data-testid='stMain'] [data-testid='stImage'] img")
     deadline = time.monotonic() + timeout_ms / 1000
-    while gallery.count() < 2 * min(count, 40) and time.monotonic() < deadline:
+    while gallery.count() < min(count, 40) + 1:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{count} images selected, but only {gallery.count()} pictures drawn")
         page.wait_for_timeout(20)
     return count
 

@@ -47,7 +47,7 @@ def test_lasso_on_the_map_shows_the_selected_images(app_url, page):
     page.screenshot(path=str(ARTIFACTS / "lasso-selection.png"), full_page=True)
     assert 10 < count < 2000, "a lasso over the middle of the map selects some of the 2,000 points"
     gallery = page.locator("[data-testid='stMain'] [data-testid='stImage'] img")
-    assert gallery.count() >= 2 * min(count, 40), "originals and reconstructions of the selection"
+    assert gallery.count() >= min(count, 40) + 1, "the selection's originals, then its reconstructions as one strip"
     assert page.locator("[data-testid='stException']").count() == 0
 
 
@@ -63,7 +63,7 @@ def test_teaching_views_keep_their_context_and_travel_in_a_link(app_url, page):
     page.get_by_role("button", name="Corruption trail").click()
     page.get_by_role("button", name="Decoded grid").click()
     wait_until_idle(page)
-    assert page.locator("[data-testid='stPlotlyChart'] .imagelayer image").count() == 1, "grid drawn under the map"
+    assert grid_layers(page) == 1, "grid drawn under the map"
     assert hover_until_preview(page), "hovering a point shows its image"
     assert page.locator("#hover-preview canvas").count() == 2, "the image and its reconstruction"
     page.screenshot(path=str(ARTIFACTS / "view-decoded-grid-and-hover.png"))
@@ -87,7 +87,16 @@ def test_teaching_views_keep_their_context_and_travel_in_a_link(app_url, page):
         wait_until_idle(student)
         assert wait_for_gallery(student) == count, "a student opening the link sees the same selection"
         assert student.get_by_role("radio", name="UMAP").is_checked()
-        assert student.locator("[data-testid='stPlotlyChart'] .imagelayer image").count() == 1
+        assert grid_layers(student) == 1
         assert student.locator("[data-testid='stException']").count() == 0
     finally:
         fresh_session.close()
+
+
+def grid_layers(page) -> int:
+    """Layout images under the map: Plotly draws one once its picture has loaded, a moment after the chart."""
+    page.wait_for_selector(GRID_IMAGE, state="attached", timeout=30_000)
+    return page.locator(GRID_IMAGE).count()
+
+
+GRID_IMAGE = "[data-testid='stPlotlyChart'] .imagelayer image"

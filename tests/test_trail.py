@@ -55,7 +55,16 @@ def test_a_vote_leaves_out_the_query_s_own_clean_image():
     labels = np.array([0, 0, 1, 1, 1, 1, 1, 2])
     # Query 0 is a copy of reference 0 (label 0): without its own point, its neighbours are mostly label 1.
     assert neighbour_vote(reference, labels, reference[:1]).tolist() == [1]
-    assert NEIGHBOURS == 5
+
+
+def test_the_vote_asks_exactly_the_nearest_neighbours():
+    """NEIGHBOURS points of class 1 nearest the query, one more of class 2 just behind them: a vote that
+    asked more neighbours than NEIGHBOURS would turn to class 2."""
+    query = np.zeros((1, 1))
+    reference = np.concatenate([query, np.arange(1, NEIGHBOURS + 1)[:, None],
+                                np.arange(NEIGHBOURS + 1, 2 * NEIGHBOURS + 2)[:, None]]).astype(float)
+    labels = np.array([0] + [1] * NEIGHBOURS + [2] * (NEIGHBOURS + 1))
+    assert neighbour_vote(reference, labels, query).tolist() == [1]
 
 
 def test_decoded_grid_has_one_image_per_grid_position(bench):
