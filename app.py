@@ -1,4 +1,7 @@
 """Entry point: navigation from the page table, the shared frame, then the page. All logic lives in explorer/."""
+# Imported whole before any page draws: Plotly uses pandas if it is in sys.modules, even half-imported by
+# another session's thread ("partially initialized module 'pandas' has no attribute 'Series'").
+import pandas  # noqa: F401
 import streamlit as st
 
 from explorer.memory import return_freed_memory_promptly
