@@ -17,6 +17,12 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
 
 
+def measured_commit() -> str:
+    """The commit a benchmark ran on ('-dirty' when the work tree differs), printed beside its figures."""
+    described = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True)
+    return described.stdout.strip() or "unknown"
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -28,6 +28,7 @@ from explorer.projection import Projector
 from explorer.training import TrainConfig, train
 from explorer.checkpoint import DEFAULT_CHECKPOINT, load_shipped
 from explorer.workbench import MapResult, Workbench
+from bench.browser import measured_commit
 from ui.page_table import PAGES, page_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -275,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             + cache_rows(bench, len(test), repeats) + teaching_view_rows(bench, 200 if args.tiny else 2000, repeats)
             + ssim_rows(test.as_tensor(), repeats)
             + app_rows(1000 if args.tiny else 10000, repeats))
+    print(f"commit {measured_commit()}")
     print(f"{'figure':<66} {'ours':>10} {'reference':>10} {'ratio':>7}  target")
     for row in rows:
         print(f"{row.figure:<66} {row.ours:>10.3f} {row.reference:>10.3f} {row.ratio:>7.2f}  {row.target} ({row.unit})")

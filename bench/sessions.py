@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bench.browser import MAP, chromium_page, running_app
+from bench.browser import MAP, chromium_page, measured_commit, running_app
 
 TIMEOUT_SECONDS = 600.0
 
@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.tiny:
         args.students, args.think, args.skip_training = [3], [0.0], True
     passes = 1 if args.tiny else 2
-    print(f"commit {_commit()}")
+    print(f"commit {measured_commit()}")
     rows = [measure(n, think, passes) for think in args.think for n in args.students
             if think == 0 or n == max(args.students)]
     print_table(rows)
@@ -325,16 +325,3 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json, "w") as file:
             json.dump({"classes": rows, "while_training": training}, file, indent=2)
     return 1 if any(row["errors"] for row in rows) else 0
-
-
-def _commit() -> str:
-    import subprocess
-
-    from bench.browser import ROOT
-
-    described = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True)
-    return described.stdout.strip() or "unknown"
-
-
-if __name__ == "__main__":
-    sys.exit(main())

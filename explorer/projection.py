@@ -131,6 +131,7 @@ class Projector:
             from sklearn.decomposition import PCA
 
             self._reducer = PCA(LARGE_TSNE_DIMENSIONS, random_state=self.random_state).fit(latents)
+        imported_one_at_a_time("pynndescent")  # openTSNE imports it to see whether it is installed
         self._estimator = tsne.fit(self._reduce_for_tsne(latents))
         # The embedding keeps its optimiser settings for ``transform``; placing points is not this fit's progress.
         self._estimator.gradient_descent_params["callbacks"] = None
@@ -182,13 +183,25 @@ def umap_with_disk_cache():
     they now load in a fraction of a second in every later process (numba keeps them beside the
     source, or in the user's cache folder where that is read-only).
     """
-    from numba.core.registry import CPUDispatcher
+    with _NUMBA_IMPORTS:
+        from numba.core.registry import CPUDispatcher
 
-    for name in UMAP_MODULES:
-        for value in vars(importlib.import_module(name)).values():
-            if isinstance(value, CPUDispatcher) and type(value._cache).__name__ == "NullCache":
-                value.enable_caching()
-    return importlib.import_module("umap")
+        for name in UMAP_MODULES:
+            for value in vars(importlib.import_module(name)).values():
+                if isinstance(value, CPUDispatcher) and type(value._cache).__name__ == "NullCache":
+                    value.enable_caching()
+        return importlib.import_module("umap")
+
+
+# numba's modules import one another; two threads importing them at once (a t-SNE map and UMAP's warm-up
+# on a fresh server) hand each other half-initialised modules ("numba.core.types has no attribute
+# 'boolean'"), so numba and the packages built on it are imported by one thread at a time.
+_NUMBA_IMPORTS = threading.RLock()
+
+
+def imported_one_at_a_time(name: str):
+    with _NUMBA_IMPORTS:
+        return importlib.import_module(name)
 
 
 def warm_up_umap() -> None:
