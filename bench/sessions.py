@@ -325,3 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json, "w") as file:
             json.dump({"classes": rows, "while_training": training}, file, indent=2)
     return 1 if any(row["errors"] for row in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
