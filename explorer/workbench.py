@@ -33,6 +33,7 @@ from .trail import Trail, follow_corruption, typical_neighbour_distance
 Value = TypeVar("Value")
 MAX_CACHED_MAPS = 8
 MAX_CACHED_FIGURES = 32
+MAX_SPRITE_SETS = 4  # hover sprites per map size (~0.8 MB for 2,000 images): re-encoding them costs ~0.8 s
 MAX_SHOWN_SETS = 64  # a few dozen images each: what the pages show, per corruption
 MAX_VIEWS_PER_MAP = 16
 
@@ -64,6 +65,7 @@ class Workbench:
     _grown_locks: dict = field(default_factory=lambda: {"latents": threading.Lock(), "ssim": threading.Lock()},
                                repr=False)
     _figures: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_CACHED_FIGURES), repr=False)
+    _sprites: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_SPRITE_SETS), repr=False)
     _shown: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_SHOWN_SETS), repr=False)
     _derived: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_CACHED_FIGURES), repr=False)
     _maps: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_CACHED_MAPS), repr=False)
@@ -195,7 +197,8 @@ class Workbench:
         def compute() -> tuple[bytes, bytes | None]:
             reconstructions = self.decode(self.latents(count)) if self.can_decode else None
             return sprite_webp(self.images(count)), None if reconstructions is None else sprite_webp(reconstructions)
-        return self._figures.get(("sprites", count), compute)
+        # Their own memo: score sets for every noise level a class tries would push them out of a shared one.
+        return self._sprites.get(count, compute)
 
     def trail(self, result: MapResult, corruption: Corruption | None, seed: int, followed: int) -> Trail:
         """Where the first ``followed`` map images land once corrupted (same noise as Corrupt & reconstruct)."""
