@@ -223,9 +223,12 @@ class Workbench:
         return result.projector.transform(self._interpolated_latents(first, second, steps))
 
     def neighbours(self, index: int, k: int, count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        latents = self.latents(count)
-        metric = "euclidean" if self.can_decode else "cosine"
-        return nearest_neighbours(latents, latents[index], k, metric=metric, exclude=index)
+        """An image's ``k`` nearest pool images in latent space (kept: a page asks again on every rerun)."""
+        def compute() -> tuple[np.ndarray, np.ndarray]:
+            latents = self.latents(count)
+            metric = "euclidean" if self.can_decode else "cosine"
+            return nearest_neighbours(latents, latents[index], k, metric=metric, exclude=index)
+        return self._derived.get(("neighbours", index, k, self._count(count)), compute)
 
     def similar(self, image: torch.Tensor, k: int, exclude: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` pool images nearest an image (pool index ``exclude`` left out), by cosine distance:
@@ -252,7 +255,8 @@ class Workbench:
         return self._figures.get(("retrieval", class_count), compute)
 
     def interpolate(self, first: int, second: int, steps: int) -> torch.Tensor:
-        return self.decode(self._interpolated_latents(first, second, steps))
+        return self._derived.get(("interpolation", first, second, steps),
+                                 lambda: self.decode(self._interpolated_latents(first, second, steps)))
 
     def _interpolated_latents(self, first: int, second: int, steps: int) -> np.ndarray:
         latents = self.latents(max(first, second) + 1)

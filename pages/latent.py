@@ -177,9 +177,8 @@ hover_images(bench, count)  # outside the fragment: a lasso's rerun does not sen
 if path_ends:
     st.caption(f"Interpolation from image {path_ends[0]} to image {path_ends[1]}: the dotted line on the map passes "
                "through where each step's latent falls")
-    frames = bench.derived(("interpolation", int(path_ends[0]), int(path_ends[1])),
-                           lambda: bench.interpolate(int(path_ends[0]), int(path_ends[1]), 8))
-    image_row(frames, [f"{t:.2f}" for t in np.linspace(0, 1, 8)], width=64)
+    image_row(bench.interpolate(int(path_ends[0]), int(path_ends[1]), 8), [f"{t:.2f}" for t in np.linspace(0, 1, 8)],
+              width=64)
 
 quality = bench.map_quality(result)
 columns = st.columns(4)
@@ -203,8 +202,7 @@ with left:
     st.subheader("Nearest neighbours")
     query = st.number_input("Image index", 0, count - 1, 0, key="query", **LINKED)
     k = st.slider("Neighbours", 4, 16, 8, key="neighbours", **LINKED)
-    neighbours, distances = bench.derived(("neighbours", int(query), k, count),
-                                          lambda: bench.neighbours(int(query), k, count))
+    neighbours, distances = bench.neighbours(int(query), k, count)
     image_row(bench.originals([query]), ["query"], width=72)
     image_row(bench.originals(neighbours),
               [f"{bench.class_names[bench.labels()[i]]} d={d:.2f}" for i, d in zip(neighbours, distances)], width=72)
