@@ -17,10 +17,11 @@ CONDITION_LABELS = {"clean": "clean", "gaussian:0.01": "sigma 0.01", "gaussian:0
 
 @dataclass(frozen=True)
 class ModelRef:
-    """Where a model comes from and its name: a shipped checkpoint, or one trained or uploaded in a session."""
+    """Where a model comes from: a shipped checkpoint (``key`` is its file stem), or one trained or uploaded in a
+    workspace (``key`` is its run id in the run store)."""
 
     source: Literal["shipped", "trained", "uploaded"]
-    name: str
+    key: str
 
     @property
     def shipped(self) -> bool:

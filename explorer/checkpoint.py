@@ -64,7 +64,7 @@ def make_card(model: nn.Module, **fields) -> dict:
             "latent_shape": list(model.latent_shape), "libraries": library_versions(), **fields}
 
 
-def _atomic_write(target: Path, data: bytes) -> None:
+def atomic_write(target: Path, data: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
@@ -89,8 +89,8 @@ def save_checkpoint(path: str | Path, model: nn.Module, card: dict) -> tuple[Pat
     """Write ``path.safetensors`` and ``path.json``, each atomically."""
     weights_path, card_path = checkpoint_paths(path)
     data, card_data = checkpoint_files(model, card)
-    _atomic_write(weights_path, data)
-    _atomic_write(card_path, card_data)
+    atomic_write(weights_path, data)
+    atomic_write(card_path, card_data)
     return weights_path, card_path
 
 

@@ -1,25 +1,27 @@
-"""Training runs as background jobs: a worker thread per run, a server-wide queue, Stop and Cancel.
+"""Training runs as background jobs: a worker thread per run, one server-wide queue, identical runs shared.
 
 A Streamlit script run ends whenever its user presses a button or opens another page, so a run that
-must outlive clicks lives here, outside any script: the page submits a request, then polls the job's
-progress. At most ``slots`` jobs train at once (one per core pair by default); the rest wait in
-order. A training thread runs at the lowest CPU priority, so pages of other users stay responsive.
+must outlive clicks lives here, outside any script: a page submits a request and gets the run's id,
+then polls its status. The queue works from the run store: progress (per epoch) and the result are
+written there, so a reloaded tab or a restarted server reads them there; memory holds only the runs
+queued or training now, with their per-step progress. A request identical to a queued, running or
+finished run joins it; several workspaces may watch one run, and Stop or Cancel act only for the last
+one watching (the others keep it). At most ``slots`` runs train at once (one per core pair by
+default); a training thread runs at the lowest CPU priority, so pages of other users stay responsive.
 """
 from __future__ import annotations
 
 import os
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from enum import Enum
 
 import torch
 
-from .checkpoint import Checkpoint
-from .datasets import ImageSet
 from .inference import reconstruct_all
 from .models import model_info
+from .run_store import RunStore, StoredModel, run_id
 from .runs import TrainingFailed, TrainingRequest, train_checkpoint
 from .training import EpochReport, StepReport
 
@@ -41,6 +43,7 @@ class JobState(str, Enum):
     STOPPED = "stopped"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    INTERRUPTED = "interrupted"
 
     @property
     def active(self) -> bool:
@@ -66,21 +69,47 @@ class Progress:
         return min(((self.epoch - 1) + self.step / self.steps) / self.epochs, 1.0)
 
 
+@dataclass(frozen=True)
+class RunStatus:
+    """A run as a page shows it: from memory while it is queued or training, else from the store."""
+
+    run_id: str
+    name: str
+    state: JobState
+    message: str
+    progress: Progress
+    place: int = 0  # 1 + the runs ahead of it while queued, else 0
+    watchers: int = 0
+    has_model: bool = False
+
+
 @dataclass
 class TrainingJob:
+    run_id: str
     request: TrainingRequest
-    owner: str
+    store: RunStore
     state: JobState = JobState.QUEUED
     progress: Progress = field(default_factory=Progress)
-    checkpoint: Checkpoint | None = None
     message: str = ""
-    test: ImageSet | None = None  # the test split and class names the model is explored on, once loaded
-    class_names: tuple[str, ...] = ()
-    last_seen: float = field(default_factory=time.monotonic)
+    has_model: bool = False
+    watchers: dict[str, float] = field(default_factory=dict)  # workspace token -> when its page last showed the run
     abandoned_after: float = ABANDONED_AFTER_SECONDS
-    job_id: str = field(default_factory=lambda: uuid.uuid4().hex)  # unlike id(), never reused by another job
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+    _unwatched: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.request.name or self.request.model
+
+    def watch(self, watcher: str) -> None:
+        """A page of ``watcher`` showed the run: it is still wanted."""
+        self.watchers[watcher] = time.monotonic()
+
+    def watching(self, besides: str | None = None) -> list[str]:
+        """Watchers whose page showed the run within the abandonment window."""
+        now = time.monotonic()
+        return [w for w, seen in self.watchers.items() if w != besides and now - seen <= self.abandoned_after]
 
     def stop(self) -> None:
         """End the run after the current step; the best weights so far become the model."""
@@ -91,30 +120,39 @@ class TrainingJob:
         self._cancel.set()
         self._stop.set()
 
-    def seen(self) -> None:
-        """Its session is still open (a page showed it): keeps it from being cancelled as abandoned."""
-        self.last_seen = time.monotonic()
-
     @property
-    def cancelled(self) -> bool:
-        if time.monotonic() - self.last_seen > self.abandoned_after:
-            self.cancel()  # nobody has looked for minutes: the session ended, so the run burns CPU for no one
-        return self._cancel.is_set()
+    def abandoned(self) -> bool:
+        """Nobody has looked for minutes: every session watching it ended."""
+        return not self.watching()
 
     def _should_stop(self) -> bool:
-        return self.cancelled or self._stop.is_set()
+        if self.abandoned and not self._stop.is_set():
+            self._unwatched = True
+            self.stop()  # a running run keeps its best weights for whoever opens the workspace again
+        return self._stop.is_set()
+
+    def status(self, place: int = 0) -> RunStatus:
+        return RunStatus(self.run_id, self.name, self.state, self.message, self.progress, place,
+                         len(self.watching()), self.has_model)
+
+    def _persist(self, state: JobState | None = None) -> None:
+        progress = self.progress
+        self.store.write_status(self.run_id, state=(state or self.state).value, message=self.message, name=self.name,
+                                origin="trained", epoch=progress.epoch, epochs=progress.epochs,
+                                history=list(progress.history), has_model=self.has_model)
 
     def _run(self) -> None:
         sample: dict = {}
-        self._epochs = self.request.config().epochs
+        epochs = self.request.config().epochs
 
         def on_start(model, splits) -> None:
-            sample["model"] = model
-            self.test, self.class_names = splits.test, splits.class_names
-            sample["images"] = splits.val.take(range(min(SAMPLE_IMAGES, len(splits.val)))).as_tensor()
+            sample.update(model=model, test=splits.test, class_names=splits.class_names,
+                          images=splits.val.take(range(min(SAMPLE_IMAGES, len(splits.val)))).as_tensor())
+            self.progress = Progress(1, epochs, 0, 0)
+            self._persist()
 
         def on_step(report: StepReport) -> None:
-            self.progress = Progress(report.epoch, self._epochs, report.step, report.steps,
+            self.progress = Progress(report.epoch, epochs, report.step, report.steps,
                                      report.loss, self.progress.history, self.progress.samples)
 
         def on_epoch(report: EpochReport) -> None:
@@ -126,72 +164,129 @@ class TrainingJob:
             progress = self.progress
             self.progress = Progress(progress.epoch, progress.epochs, progress.step, progress.steps, progress.loss,
                                      progress.history + (vars(report),), samples)
+            self._persist()
 
         try:
-            self.checkpoint = train_checkpoint(self.request, self.request.name or self.request.model,
-                                               on_step=on_step, on_epoch=on_epoch, should_stop=self._should_stop,
-                                               on_start=on_start)
+            checkpoint = train_checkpoint(self.request, self.name, on_step=on_step, on_epoch=on_epoch,
+                                          should_stop=self._should_stop, on_start=on_start)
         except TrainingFailed as error:
-            self.state, self.message = JobState.FAILED, f"Training failed: {error}"
+            self._end(JobState.FAILED, f"Training failed: {error}")
             return
         except Exception as error:  # bad data or settings: reported on the page, never a traceback
-            self.state, self.message = JobState.FAILED, f"Training could not run: {error}"
+            self._end(JobState.FAILED, f"Training could not run: {error}")
             return
-        if self.cancelled:
-            self.checkpoint, self.state, self.message = None, JobState.CANCELLED, "Cancelled; nothing was kept."
-        else:
-            self.state = JobState.STOPPED if self._stop.is_set() else JobState.FINISHED
-            self.message = self.checkpoint.card["training"]["stop_reason"]
+        if self._cancel.is_set():
+            self._end(JobState.CANCELLED, "Cancelled; nothing was kept.")
+            return
+        self.store.save_model(self.run_id, StoredModel(checkpoint, sample["test"], tuple(sample["class_names"])))
+        reason = checkpoint.card["training"]["stop_reason"]
+        if self._unwatched:
+            reason += " (nobody had watched it for a few minutes)"
+        self._end(JobState.STOPPED if self._stop.is_set() else JobState.FINISHED, reason, has_model=True)
+
+    def _end(self, state: JobState, message: str, has_model: bool = False) -> None:
+        """The store hears of the end first: by the time a page sees the state, the result is on disk."""
+        self.message, self.has_model = message, has_model
+        self._persist(state)
+        self.state = state
 
 
 class JobQueue:
-    """Server-wide: at most ``slots`` jobs train at once, the others wait first come, first served."""
+    """Server-wide: at most ``slots`` runs train at once, the others wait first come, first served."""
 
-    def __init__(self, slots: int | None = None):
+    def __init__(self, store: RunStore, slots: int | None = None):
+        self.store = store
         self.slots = slots or default_slots()
+        store.mark_interrupted()  # whatever the last server left queued or training will never finish
+        self._jobs: dict[str, TrainingJob] = {}  # queued or training now
         self._waiting: list[TrainingJob] = []
         self._running: list[TrainingJob] = []
-        self._latest: dict[str, TrainingJob] = {}
         self._changed = threading.Condition()
 
-    def submit(self, request: TrainingRequest, owner: str) -> TrainingJob:
-        """Queue a run for ``owner`` (a session); one active run per owner."""
+    def submit(self, request: TrainingRequest, watcher: str) -> str:
+        """The run's id: a new run, or the queued, running or finished run identical to ``request``."""
+        run = run_id(request)
         with self._changed:
-            current = self._latest.get(owner)
-            if current is not None and current.state.active:
+            if any(watcher in job.watching() for other, job in self._jobs.items() if other != run):
                 raise ValueError("a run of yours is already queued or training: stop or cancel it first")
-            job = TrainingJob(request, owner)
-            self._latest[owner] = job
+            job = self._jobs.get(run)
+            if job is not None:
+                job.watch(watcher)
+                return run
+            if (self.store.status(run) or {}).get("state") == JobState.FINISHED.value:
+                self.store.touch(run)
+                return run
+            self.store.start(run, request)
+            job = self._jobs[run] = TrainingJob(run, request, self.store)
+            job.watch(watcher)
             self._waiting.append(job)
-        threading.Thread(target=self._work, args=(job,), name=f"training-{owner[:8]}", daemon=True).start()
-        return job
+        threading.Thread(target=self._work, args=(job,), name=f"training-{run[:8]}", daemon=True).start()
+        return run
 
-    def job_of(self, owner: str) -> TrainingJob | None:
-        return self._latest.get(owner)
+    def job(self, run: str) -> TrainingJob | None:
+        """The run while it is queued or training, else None (it is then only in the store)."""
+        return self._jobs.get(run)
 
-    def place(self, job: TrainingJob) -> int:
-        """0 while training, else 1 + the number of runs ahead of it in the queue."""
+    def status(self, run: str, watcher: str | None = None) -> RunStatus | None:
+        """What a page shows of a run; ``watcher`` marks the run as still wanted by that workspace."""
         with self._changed:
-            return 0 if job in self._running else 1 + self._waiting.index(job) if job in self._waiting else 0
+            job = self._jobs.get(run)
+            if job is not None:
+                if watcher:
+                    job.watch(watcher)
+                return job.status(self._place(job))
+        stored = self.store.status(run)
+        if stored is None:
+            return None
+        progress = Progress(stored.get("epoch", 0), stored.get("epochs", 0), history=tuple(stored.get("history", ())))
+        return RunStatus(run, stored.get("name", run), JobState(stored["state"]), stored.get("message", ""), progress,
+                         has_model=bool(stored.get("has_model")))
+
+    def stop(self, run: str, watcher: str) -> bool:
+        """Stop the run for everyone if ``watcher`` is the last one watching it; else only leave it (False)."""
+        return self._end_for(run, watcher, TrainingJob.stop)
+
+    def cancel(self, run: str, watcher: str) -> bool:
+        """Cancel the run if ``watcher`` is the last one watching it; else only leave it (False)."""
+        return self._end_for(run, watcher, TrainingJob.cancel)
+
+    def _end_for(self, run: str, watcher: str, end) -> bool:
+        with self._changed:
+            job = self._jobs.get(run)
+            if job is None:
+                return True
+            if job.watching(besides=watcher):
+                job.watchers.pop(watcher, None)
+                return False
+            end(job)
+            return True
+
+    def _place(self, job: TrainingJob) -> int:
+        return 1 + self._waiting.index(job) if job in self._waiting else 0
 
     def _work(self, job: TrainingJob) -> None:
         with self._changed:
-            while not job.cancelled and (self._waiting[0] is not job or len(self._running) >= self.slots):
+            while not job._cancel.is_set() and not job.abandoned and (
+                    self._waiting[0] is not job or len(self._running) >= self.slots):
                 self._changed.wait(0.5)
             self._waiting.remove(job)
-            if job.cancelled:
-                job.state, job.message = JobState.CANCELLED, "Cancelled while waiting; nothing was kept."
+            if job._cancel.is_set() or job.abandoned:
+                job._end(JobState.CANCELLED, "Cancelled while waiting; nothing was kept.")
+                del self._jobs[job.run_id]
                 self._changed.notify_all()
                 return
             self._running.append(job)
             job.state = JobState.RUNNING
+            job._persist()
         try:
             _lower_this_thread_priority()
             job._run()
         finally:
             with self._changed:
                 self._running.remove(job)
+                del self._jobs[job.run_id]
                 self._changed.notify_all()
+            self.store.keep_under_cap()
 
 
 def _lower_this_thread_priority() -> None:

@@ -33,7 +33,7 @@ with st.sidebar:
     if whole_dataset_available and st.toggle("All images (train + test)", key="all_images", **LINKED,
                                              help="Fashion-MNIST: 70,000 images. The first 10,000 are the test "
                                                   "split, as without this switch."):
-        bench = whole_dataset_workbench(ref.name)
+        bench = whole_dataset_workbench(ref.key)
     sizes = sorted({1000, 2000, 5000, 10000, len(bench.pool)} - {n for n in (5000, 10000) if n > len(bench.pool)})
     keep_valid("points", lambda value: value in sizes, 2000)
     count = min(st.select_slider("Points", sizes, 2000, key="points", **LINKED), len(bench.pool))

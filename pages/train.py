@@ -5,7 +5,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.card import ModelCard
-from explorer.checkpoint import checkpoint_files
 from explorer.datasets import dataset_info, list_datasets, sign_mnist_uploads
 from explorer.errors import USER_ERRORS
 from explorer.jobs import JobState
@@ -14,27 +13,27 @@ from explorer.runs import QUICK_METRIC_STEPS, S3_CORRUPTIONS, SEED_PRESETS, Trai
 from explorer.training import SCHEDULES
 from ui.display import image_row
 from ui.entry import start_page
-from ui.jobs import POLL_SECONDS, my_job, status_line, submit
-from ui.models import session_models
+from ui.jobs import POLL_SECONDS, cancel_my_run, my_run, status_line, stop_my_run, submit
+from ui.resources import run_store, stored_card
 from ui.upload import upload_checkpoint_form
+from ui.workspace import save, workspace
 
 start_page("pages/train.py")
 MODELS = {info.model_id: info for info in list_models()}
 DATASETS = {info.name: info for info in list_datasets()}
 NOISE_KINDS = {"None": None, "Gaussian": "gaussian", "Random erasing": "erasing"}
 SUBSETS = [500, 1000, 2000, 5000, 10000, 20000, "all"]
-
-
-def form() -> dict:
-    """The form's values, kept outside the widgets: Streamlit forgets a widget's value while its page is
-    not drawn, and a student who watches a run from another page comes back to the same form."""
-    return st.session_state.setdefault("train_form", {})
+FORM_KEYS = ("train_preset", "train_quick", "train_s3", "train_model", "train_dataset", "train_subset", "train_epochs",
+             "train_batch", "train_lr", "train_decay", "train_schedule", "train_bf16", "train_flip", "train_noise",
+             "train_level", "train_classes", "train_seed", "train_name")
+kept = workspace()
 
 
 def remembered(key: str) -> str:
-    """A widget key whose value comes back from the form after Streamlit forgot it."""
-    if key not in st.session_state and key in form():
-        st.session_state[key] = form()[key]
+    """A widget key whose value comes back from the workspace's form: Streamlit forgets a widget's value while
+    its page is not drawn, and a reload starts a new session; the student finds the same form either way."""
+    if key not in st.session_state and key in kept.form:
+        st.session_state[key] = kept.form[key]
     return key
 
 
@@ -50,7 +49,6 @@ def apply(request: TrainingRequest) -> None:
         "train_noise": next(name for name, value in NOISE_KINDS.items() if value == (kind or None)),
         "train_level": float(level) if level else 0.1, "train_classes": request.classes or 10,
         "train_name": request.name or f"{request.model} on {request.dataset}"}
-    form().update(values)
     st.session_state.update(values)
 
 
@@ -64,13 +62,13 @@ def apply_preset() -> None:
 def apply_model_recipe() -> None:
     """A new model or dataset: its recipe fills the form. The image count may not be a widget yet (a
     callback runs before the script draws it), so the form's copy stands in."""
-    subset = st.session_state.get("train_subset", form().get("train_subset", "all"))
+    subset = st.session_state.get("train_subset", workspace().form.get("train_subset", "all"))
     apply(TrainingRequest(st.session_state["train_model"], st.session_state["train_dataset"],
                           subset=None if subset == "all" else subset))
 
 
-if not form():
-    form().update(train_preset=next(iter(SEED_PRESETS)), train_quick=True, train_s3="gaussian:0.1", train_seed=0)
+if not kept.form and "train_model" not in st.session_state:
+    st.session_state.update(train_preset=next(iter(SEED_PRESETS)), train_quick=True, train_s3="gaussian:0.1", train_seed=0)
     apply(quick_variant(TrainingRequest("s4-conv-392", "digits")))
 
 with st.expander("Reproduce a seed in one click", expanded=True):
@@ -128,7 +126,10 @@ with right:
     seed = st.number_input("Seed", 0, 10_000, key=remembered("train_seed"))
     name = st.text_input("Name", key=remembered("train_name"))
 
-form().update({key: st.session_state[key] for key in form() if key in st.session_state})
+form = {**kept.form, **{key: st.session_state[key] for key in FORM_KEYS if key in st.session_state}}
+if form != kept.form:
+    kept.form = form
+    save(kept)
 request = TrainingRequest(
     model=model_id, dataset=dataset,
     settings=dict(epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(learning_rate), schedule=schedule,
@@ -154,53 +155,57 @@ def loss_figure(history: list[dict]) -> go.Figure:
 
 
 def watch_run() -> None:
-    """The running job's progress, refreshed without blocking the page; Stop and Cancel act at once."""
-    job = my_job()
-    job.seen()
-    if not job.state.active:
+    """The run's progress, refreshed without blocking the page; Stop and Cancel act at once."""
+    status = my_run()
+    if status is None or not status.state.active:
         st.rerun()
-    st.info(status_line(job))
-    st.progress(job.progress.fraction)
+    st.info(status_line(status))
+    st.progress(status.progress.fraction)
     buttons = st.columns(2)
-    buttons[0].button("Stop (keeps the best weights so far)", on_click=job.stop, disabled=job.state is JobState.QUEUED)
-    buttons[1].button("Cancel (discards the run)", on_click=job.cancel)
+    buttons[0].button("Stop (keeps the best weights so far)", on_click=stop_my_run,
+                      disabled=status.state is JobState.QUEUED)
+    buttons[1].button("Cancel (discards the run)", on_click=cancel_my_run)
     chart, samples = st.columns([3, 2])
-    if job.progress.history:
-        chart.plotly_chart(loss_figure(list(job.progress.history)), width="stretch")
-    if job.progress.samples is not None:
+    if status.progress.history:
+        chart.plotly_chart(loss_figure(list(status.progress.history)), width="stretch")
+    if status.progress.samples is not None:
         with samples:
-            st.caption(f"Validation images and reconstructions after epoch {job.progress.history[-1]['epoch']}")
-            image_row(job.progress.samples[0], width=56)
-            image_row(job.progress.samples[1], width=56)
+            st.caption(f"Validation images and reconstructions after epoch {status.progress.history[-1]['epoch']}")
+            image_row(status.progress.samples[0], width=56)
+            image_row(status.progress.samples[1], width=56)
 
 
-job = my_job()
-if job is not None and job.state.active:
-    st.fragment(watch_run, run_every=POLL_SECONDS)()
-else:
-    if st.button("Train", type="primary"):
-        try:
-            request.config().validate()
-            submit(request)
-        except USER_ERRORS as error:
-            st.error(f"Cannot start training: {error}")
-        else:
-            st.rerun()
-    if job is not None and job.state in (JobState.FAILED, JobState.CANCELLED):
-        (st.error if job.state is JobState.FAILED else st.warning)(f"{job.message} The active model is unchanged.")
-
-last = st.session_state.get("last_trained")
-if last in session_models():
-    trained = session_models()[last]
-    card = ModelCard(trained.checkpoint.card)
+def show_result(run: str) -> None:
+    """The finished run's curves, its test figure, the command that re-runs it, and its two files."""
+    card = ModelCard(stored_card(run))
     st.success(f"**{card.name}** is trained and is now the active model ({card.training['stop_reason']}).")
     st.plotly_chart(loss_figure(card.history), width="stretch")
     st.write(f"Test: {card.headline()} · re-run from a terminal: `{card.data['command']}`")
-    weights_data, card_data = checkpoint_files(trained.checkpoint.model, card.data)
+    weights_path, card_path = run_store().checkpoint_paths(run)
     stem = card.name.replace(" ", "-").replace("/", "-")
     download = st.columns(2)
-    download[0].download_button("Download weights (.safetensors)", weights_data, f"{stem}.safetensors")
-    download[1].download_button("Download model card (.json)", card_data, f"{stem}.json")
+    download[0].download_button("Download weights (.safetensors)", weights_path.read_bytes, f"{stem}.safetensors")
+    download[1].download_button("Download model card (.json)", card_path.read_bytes, f"{stem}.json")
+
+
+if message := st.session_state.pop("left_run_message", None):
+    st.info(message)
+status = my_run()
+if (status is None or not status.state.active) and st.button("Train", type="primary"):
+    try:
+        request.config().validate()
+        submit(request)
+    except USER_ERRORS as error:
+        st.error(f"Cannot start training: {error}")
+    status = my_run()
+    if status is not None and status.has_model:
+        st.rerun()  # joined an identical finished run: the sidebar adopts its model as it is drawn again
+if status is not None and status.state.active:
+    st.fragment(watch_run, run_every=POLL_SECONDS)()
+elif status is not None and status.state in (JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED):
+    (st.error if status.state is JobState.FAILED else st.warning)(f"{status.message} The active model is unchanged.")
+elif status is not None and status.has_model:
+    show_result(status.run_id)
 
 with st.expander("Upload a checkpoint (.safetensors + .json card)"):
     upload_checkpoint_form("train")

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import pickle
 import struct
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -12,6 +14,10 @@ import numpy as np
 import pytest
 
 from explorer import datasets
+from explorer.run_store import STORE_ENV
+
+# The app's run store for this test session (AppTest and the servers tests start): a new, empty folder.
+os.environ[STORE_ENV] = tempfile.mkdtemp(prefix="explorer-test-store-")
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:

@@ -9,8 +9,9 @@ from streamlit.testing.v1 import AppTest
 from explorer.card import ModelRef
 from explorer.checkpoint import checkpoint_paths, make_card, save_checkpoint
 from explorer.models import create_model
+from explorer.workspace import load_workspace
 from ui.page_table import PAGES
-from ui.resources import job_queue
+from ui.resources import job_queue, run_store
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -128,7 +129,7 @@ def test_grid_and_path_layers_draw_on_pca_and_explain_themselves_on_tsne():
     assert any("no decoded grid" in i.value for i in app.info)
 
 
-def _train_tiny(app: AppTest, every_option: bool = False) -> AppTest:
+def _train_tiny(app: AppTest, every_option: bool = False, seed: int = 0) -> AppTest:
     """A one-epoch run; ``every_option`` also turns on bf16, mirroring and weight decay."""
     by_label(app.selectbox, "Model").set_value("s4-conv-392")
     by_label(app.selectbox, "Dataset").set_value("digits").run()
@@ -138,25 +139,41 @@ def _train_tiny(app: AppTest, every_option: bool = False) -> AppTest:
     by_label(app.toggle, "bf16 forward pass").set_value(every_option)
     by_label(app.toggle, "Mirror half of each batch").set_value(every_option)
     by_label(app.number_input, "Weight decay").set_value(0.01 if every_option else 0.0)
+    by_label(app.number_input, "Seed").set_value(seed)
     by_label(app.button, "Train").click().run()
     return finish_run(app)
 
 
+def workspace_of(app: AppTest):
+    return load_workspace(run_store(), app.session_state["workspace_token"])
+
+
 def finish_run(app: AppTest, timeout: float = 240) -> AppTest:
-    """Wait for this session's background run to end, then rerun the page as its poll would."""
-    job = job_queue().job_of(app.session_state["session_id"])
+    """Wait for this workspace's background run to end, then rerun the page as its poll would."""
+    workspace = workspace_of(app)
     deadline = time.monotonic() + timeout
-    while job.state.active and time.monotonic() < deadline:
-        job.seen()
+    while job_queue().status(workspace.current_run, watcher=workspace.token).state.active:
+        assert time.monotonic() < deadline, "the run did not end in time"
         time.sleep(0.2)
     return app.run()
+
+
+def active_card(app: AppTest) -> dict:
+    """The card of the session's active model, which must be one of its workspace's."""
+    ref = app.session_state["active_model"]
+    assert ref.source != "shipped" and ref.key in workspace_of(app).runs
+    return run_store().card(ref.key)
+
+
+def workspace_names(app: AppTest) -> list[str]:
+    return [run_store().card(run)["name"] for run in workspace_of(app).runs if run_store().has_model(run)]
 
 
 def test_tiny_training_run_becomes_the_active_model():
     app = _train_tiny(open_page("pages/train.py"), every_option=True)
     assert_clean(app)
-    assert app.session_state["active_model"] == ModelRef("trained", "tiny digits")
-    card = app.session_state["session_models"][ModelRef("trained", "tiny digits")].checkpoint.card
+    card = active_card(app)
+    assert card["name"] == "tiny digits" and app.session_state["active_model"].source == "trained"
     training = card["training"]
     assert training["precision"] == "bf16" and training["flip"] is True and training["weight_decay"] == 0.01
     assert card["command"].startswith("python -m explorer train --model s4-conv-392 --dataset digits")
@@ -164,14 +181,30 @@ def test_tiny_training_run_becomes_the_active_model():
     assert [b.label for b in app.get("download_button")][:2] == ["Download weights (.safetensors)", "Download model card (.json)"]
 
 
-def test_a_session_sees_only_its_own_run_and_models():
+def test_a_workspace_sees_only_its_own_run_and_models():
     trainer, other = open_page("pages/train.py"), open_page("pages/train.py")
     _train_tiny(trainer)
     other.run()
-    assert job_queue().job_of(other.session_state["session_id"]) is None
-    assert ModelRef("trained", "tiny digits") not in other.session_state["session_models"]
-    assert ModelRef("trained", "tiny digits") in trainer.session_state["session_models"]
+    assert workspace_of(other).current_run is None and workspace_names(other) == []
+    assert workspace_names(trainer) == ["tiny digits"]
     assert not any("tiny digits" in s.value for s in other.success)
+
+
+def test_a_new_session_with_the_workspace_link_finds_the_model_and_the_form():
+    """What a reload, a new tab or another device does: a new session, the same ``?ws=`` in the address."""
+    trainer = _train_tiny(open_page("pages/train.py"), seed=7)
+    token = trainer.session_state["workspace_token"]
+    assert trainer.query_params["ws"] == token
+    reloaded = AppTest.from_file(APP, default_timeout=240)
+    reloaded.query_params["ws"] = token
+    reloaded.run()
+    reloaded.switch_page("pages/train.py").run()
+    assert_clean(reloaded)
+    assert reloaded.session_state["workspace_token"] == token and workspace_names(reloaded) == ["tiny digits"]
+    assert "tiny digits (trained in this workspace)" in " ".join(reloaded.sidebar.selectbox[0].options)
+    assert by_label(reloaded.text_input, "Name").value == "tiny digits"
+    assert by_label(reloaded.number_input, "Epochs").value == 1 and by_label(reloaded.number_input, "Seed").value == 7
+    assert any("tiny digits" in s.value and "is trained" in s.value for s in reloaded.success)
 
 
 @pytest.fixture
@@ -191,7 +224,7 @@ def _upload(app: AppTest, weights: bytes, card: bytes) -> AppTest:
 def test_good_upload_becomes_active(checkpoint_files):
     app = _upload(open_page("pages/train.py"), *checkpoint_files)
     assert_clean(app)
-    assert app.session_state["active_model"] == ModelRef("uploaded", "uploaded s4")
+    assert app.session_state["active_model"].source == "uploaded" and active_card(app)["name"] == "uploaded s4"
 
 
 @pytest.mark.parametrize("breakage, message", [
@@ -235,7 +268,7 @@ def test_sign_mnist_trains_from_kaggles_archive_uploaded_on_the_train_page():
     by_label(app.button, "Train").click().run()
     app = finish_run(app)
     assert_clean(app)
-    card = app.session_state["session_models"][ModelRef("trained", "signs")].checkpoint.card
+    card = active_card(app)
     assert card["dataset"] == "sign-mnist" and card["class_names"][:3] == ["A", "B", "C"]
     assert card["split"]["test"] == 60
 
@@ -274,15 +307,17 @@ def test_cifar10_in_colour_through_every_page(tmp_path, monkeypatch):
         by_label(app.button, "Train").click().run()
         app = finish_run(app)
         assert_clean(app)
-    colour = app.session_state["session_models"][ModelRef("trained", "cifar colour")]
+    colour = run_store().load(app.session_state["active_model"].key)
     assert colour.test.images.shape[1:] == (3, 32, 32) and colour.checkpoint.card["dataset"] == "cifar10"
+    assert colour.checkpoint.card["name"] == "cifar colour"
     for spec in PAGES:
         app.switch_page(spec.path).run()
         assert_clean(app)
     app.switch_page("pages/reconstruct.py").run()
     assert 0 < float(metric_value(app, "Mean SSIM")) <= 1
     app.switch_page("pages/similarity.py").run()
-    by_label(app.selectbox, "Embedding model").set_value(ModelRef("trained", "cifar embedding")).run()
+    embedding = by_label(app.selectbox, "Embedding model")
+    embedding.select_index(next(i for i, text in enumerate(embedding.options) if text.startswith("cifar embedding"))).run()
     assert_clean(app)
     assert metric_value(app, "10 classes: retrieval").endswith("%")
     assert metric_value(app, "the seed's batch accuracy").endswith("%")

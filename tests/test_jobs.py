@@ -1,14 +1,22 @@
 """Training jobs without a browser: Stop keeps the best weights, Cancel discards, the queue keeps order,
-an abandoned session's run is cancelled, failures are reported."""
+identical requests share one run, a run nobody watches ends, failures are reported, all kept in the store."""
 import time
+from dataclasses import replace
 
 import pytest
 import torch
 
 from explorer.jobs import JobQueue, JobState
+from explorer.run_store import RunStore, run_id
 from explorer.runs import TrainingRequest
 
 LONG = TrainingRequest("s4-conv-392", "digits", settings={"epochs": 200}, subset=300)
+SHORT = TrainingRequest("s4-conv-392", "digits", settings={"epochs": 2}, subset=300)
+
+
+@pytest.fixture
+def store(tmp_path) -> RunStore:
+    return RunStore(tmp_path / "store", cap_bytes=2**30)
 
 
 def wait_for(condition, timeout: float = 120.0) -> None:
@@ -18,65 +26,122 @@ def wait_for(condition, timeout: float = 120.0) -> None:
         time.sleep(0.05)
 
 
-def test_stop_keeps_the_best_weights_so_far():
-    queue = JobQueue(slots=1)
-    job = queue.submit(LONG, "student")
-    wait_for(lambda: len(job.progress.history) >= 2)
-    job.stop()
-    wait_for(lambda: not job.state.active)
-    assert job.state is JobState.STOPPED and "stopped by the user" in job.message
-    card = job.checkpoint.card
+def state_of(queue: JobQueue, run: str) -> JobState:
+    return queue.status(run).state
+
+
+def ended(queue: JobQueue, run: str):
+    return lambda: not state_of(queue, run).active
+
+
+def test_stop_keeps_the_best_weights_so_far_in_the_store(store):
+    queue = JobQueue(store, slots=1)
+    run = queue.submit(LONG, "student")
+    wait_for(lambda: len(queue.status(run).progress.history) >= 2)
+    assert queue.stop(run, "student")
+    wait_for(ended(queue, run))
+    status = queue.status(run)
+    assert status.state is JobState.STOPPED and "stopped by the user" in status.message and status.has_model
+    card = store.card(run)
     assert 2 <= card["training"]["epochs_run"] < 200
     best = min(card["history"], key=lambda epoch: epoch["val_loss"])
     assert card["training"]["best_epoch"] == best["epoch"]
-    assert card["metrics"]["test"]["clean"]["images"] == len(job.test)
+    stored = store.load(run)
+    assert card["metrics"]["test"]["clean"]["images"] == len(stored.test) == 60
+    assert stored.class_names == tuple(card["class_names"])
+    assert [epoch["epoch"] for epoch in status.progress.history] == [epoch["epoch"] for epoch in card["history"]]
 
 
-def test_cancel_discards_and_frees_the_slot_for_the_next_in_line():
-    queue = JobQueue(slots=1)
-    first, second, third = (queue.submit(LONG, owner) for owner in ("a", "b", "c"))
-    wait_for(lambda: first.state is JobState.RUNNING)
-    assert (queue.place(first), queue.place(second), queue.place(third)) == (0, 1, 2)
-    assert second.state is JobState.QUEUED and third.state is JobState.QUEUED
-    first.cancel()
-    wait_for(lambda: second.state is JobState.RUNNING)
-    assert first.state is JobState.CANCELLED and first.checkpoint is None
-    assert third.state is JobState.QUEUED and queue.place(third) == 1, "the queue keeps its order"
-    third.cancel()
-    wait_for(lambda: third.state is JobState.CANCELLED)
-    assert second.state is JobState.RUNNING
-    second.cancel()
-    wait_for(lambda: not second.state.active)
+def test_cancel_discards_and_frees_the_slot_for_the_next_in_line(store):
+    queue = JobQueue(store, slots=1)
+    first, second, third = (queue.submit(replace(LONG, seed=seed), owner) for seed, owner in enumerate("abc"))
+    wait_for(lambda: state_of(queue, first) is JobState.RUNNING)
+    assert [queue.status(run).place for run in (first, second, third)] == [0, 1, 2]
+    assert queue.cancel(first, "a")
+    wait_for(lambda: state_of(queue, second) is JobState.RUNNING)
+    assert state_of(queue, first) is JobState.CANCELLED and not store.has_model(first)
+    assert state_of(queue, third) is JobState.QUEUED and queue.status(third).place == 1, "the queue keeps its order"
+    queue.cancel(third, "c")
+    wait_for(lambda: state_of(queue, third) is JobState.CANCELLED)
+    assert state_of(queue, second) is JobState.RUNNING
+    queue.cancel(second, "b")
+    wait_for(ended(queue, second))
 
 
-def test_one_active_run_per_session():
-    queue = JobQueue(slots=1)
-    job = queue.submit(LONG, "student")
+def test_identical_requests_share_one_run_and_one_student_cannot_end_it_for_another(store):
+    queue = JobQueue(store, slots=1)
+    run = queue.submit(LONG, "a")
+    assert queue.submit(replace(LONG, name="another name"), "b") == run, "the display name does not change weights"
+    other = queue.submit(replace(LONG, seed=1), "c")
+    assert other != run
+    queue.cancel(other, "c")
+    assert queue.status(run).watchers == 2
+    assert not queue.cancel(run, "a"), "b still watches: a only leaves the run"
+    assert not queue.stop(run, "c"), "nor can a student who is not watching it"
+    assert state_of(queue, run).active and queue.status(run).watchers == 1
+    assert queue.cancel(run, "b")
+    wait_for(ended(queue, run))
+    assert state_of(queue, run) is JobState.CANCELLED
+    wait_for(ended(queue, other))
+
+
+def test_a_finished_run_is_joined_without_training_again(store):
+    queue = JobQueue(store, slots=1)
+    run = queue.submit(SHORT, "a")
+    wait_for(ended(queue, run))
+    trained = store.card(run)["weights_sha256"]
+    started = time.monotonic()
+    assert queue.submit(SHORT, "b") == run
+    assert queue.job(run) is None and state_of(queue, run) is JobState.FINISHED
+    assert store.card(run)["weights_sha256"] == trained and time.monotonic() - started < 1
+
+
+def test_a_restarted_server_shows_the_run_it_lost_as_interrupted_and_keeps_finished_ones(store):
+    queue = JobQueue(store, slots=1)
+    finished, lost = queue.submit(SHORT, "a"), run_id(LONG)
+    wait_for(ended(queue, finished))
+    store.start(lost, LONG)
+    store.write_status(lost, state="running", name="long", origin="trained", epoch=3, epochs=200, history=[])
+    restarted = JobQueue(RunStore(store.root, store.cap_bytes), slots=1)
+    assert restarted.status(lost).state is JobState.INTERRUPTED and "epoch 3" in restarted.status(lost).message
+    assert restarted.status(finished).state is JobState.FINISHED and restarted.store.load(finished).checkpoint.card
+    run = restarted.submit(LONG, "a")
+    assert run == lost and state_of(restarted, run).active, "pressing Train again re-runs an interrupted run"
+    restarted.cancel(run, "a")
+    wait_for(ended(restarted, run))
+
+
+def test_one_active_run_per_workspace(store):
+    queue = JobQueue(store, slots=1)
+    run = queue.submit(LONG, "student")
     with pytest.raises(ValueError, match="already queued or training"):
-        queue.submit(LONG, "student")
-    assert queue.job_of("someone else") is None
-    job.cancel()
-    wait_for(lambda: not job.state.active)
-    queue.submit(TrainingRequest("s4-conv-392", "digits", settings={"epochs": 1}, subset=300), "student")
+        queue.submit(replace(LONG, seed=1), "student")
+    queue.cancel(run, "student")
+    wait_for(ended(queue, run))
+    again = queue.submit(replace(LONG, seed=1), "student")
+    queue.cancel(again, "student")
+    wait_for(ended(queue, again))
 
 
-def test_a_run_nobody_watches_any_more_is_cancelled():
-    queue = JobQueue(slots=1)
-    job = queue.submit(LONG, "gone")
-    wait_for(lambda: job.progress.epoch >= 1)
-    job.abandoned_after = 0.2
+def test_a_run_nobody_watches_any_more_is_stopped_and_keeps_its_weights(store):
+    queue = JobQueue(store, slots=1)
+    run = queue.submit(LONG, "gone")
+    wait_for(lambda: len(queue.status(run).progress.history) >= 1)
+    queue.job(run).abandoned_after = 0.2
     time.sleep(0.3)
-    wait_for(lambda: not job.state.active)
-    assert job.state is JobState.CANCELLED and job.checkpoint is None
+    wait_for(ended(queue, run))
+    status = queue.status(run)
+    assert status.state is JobState.STOPPED and status.has_model and "nobody had watched it" in status.message
 
 
-def test_a_queued_run_of_a_session_that_ended_is_cancelled_without_training():
-    queue = JobQueue(slots=1)
-    running, waiting = queue.submit(LONG, "a"), queue.submit(LONG, "b")
-    waiting.abandoned_after = 0.2  # its session stopped polling
-    wait_for(lambda: waiting.state is JobState.CANCELLED)
-    running.cancel()
-    wait_for(lambda: not running.state.active)
+def test_a_queued_run_of_a_session_that_ended_is_cancelled_without_training(store):
+    queue = JobQueue(store, slots=1)
+    running, waiting = queue.submit(LONG, "a"), queue.submit(replace(LONG, seed=1), "b")
+    queue.job(waiting).abandoned_after = 0.2  # its session stopped polling
+    wait_for(lambda: state_of(queue, waiting) is JobState.CANCELLED)
+    assert not store.has_model(waiting)
+    queue.cancel(running, "a")
+    wait_for(ended(queue, running))
 
 
 @pytest.mark.parametrize("request_, message", [
@@ -84,17 +149,19 @@ def test_a_queued_run_of_a_session_that_ended_is_cancelled_without_training():
                      subset=300), "NaN"),
     (TrainingRequest("s4-conv-392", "no-such-data"), "unknown dataset"),
 ])
-def test_failures_are_reported_not_raised(request_, message):
-    queue = JobQueue(slots=1)
-    job = queue.submit(request_, "student")
-    wait_for(lambda: not job.state.active)
-    assert job.state is JobState.FAILED and message in job.message and job.checkpoint is None
+def test_failures_are_reported_not_raised(store, request_, message):
+    queue = JobQueue(store, slots=1)
+    run = queue.submit(request_, "student")
+    wait_for(ended(queue, run))
+    status = queue.status(run)
+    assert status.state is JobState.FAILED and message in status.message and not store.has_model(run)
 
 
-def test_progress_shows_reconstructions_of_validation_images():
-    queue = JobQueue(slots=1)
-    job = queue.submit(TrainingRequest("s4-conv-392", "digits", settings={"epochs": 2}, subset=300), "student")
-    wait_for(lambda: not job.state.active)
+def test_progress_shows_reconstructions_of_validation_images(store):
+    queue = JobQueue(store, slots=1)
+    run = queue.submit(SHORT, "student")
+    job = queue.job(run)
+    wait_for(ended(queue, run))
     inputs, outputs = job.progress.samples
     assert inputs.shape == outputs.shape == (6, 1, 28, 28) and not torch.equal(inputs, outputs)
     assert [epoch["epoch"] for epoch in job.progress.history] == [1, 2] and job.state is JobState.FINISHED

@@ -1,74 +1,100 @@
-"""This session's training run as seen by the pages: submit, watch, stop, and adopt the result.
+"""This workspace's training run as seen by the pages: submit, watch, stop, and adopt the result.
 
-The run itself is an ``explorer.jobs.TrainingJob`` in the server-wide queue; the session keeps only
-its id. Watching it from any page (the sidebar polls while it is active) also tells the queue the
-session is still open.
+The run itself lives in the server-wide queue and the run store; the workspace keeps only its id, so
+any page, a reloaded tab or another device with the link shows it. Watching it (the sidebar polls
+while it is active) also tells the queue that someone still wants it.
 """
 from __future__ import annotations
-
-import uuid
 
 import streamlit as st
 
 from explorer.card import ModelRef
-from explorer.jobs import JobState, TrainingJob
+from explorer.jobs import JobState, RunStatus
 from explorer.runs import TrainingRequest
-from ui.models import SessionModel, add_session_model
 from ui.resources import job_queue
+from ui.workspace import save, workspace
 
 POLL_SECONDS = 1.5
 
 
-def session_id() -> str:
-    return st.session_state.setdefault("session_id", uuid.uuid4().hex)
+def my_run() -> RunStatus | None:
+    """The run this workspace last asked for, as the queue or the store has it now."""
+    kept = workspace()
+    return job_queue().status(kept.current_run, watcher=kept.token) if kept.current_run else None
 
 
-def my_job() -> TrainingJob | None:
-    return job_queue().job_of(session_id())
+def submit(request: TrainingRequest) -> None:
+    """Start the run, or join the identical run someone already queued, trained or is training."""
+    kept = workspace()
+    run = job_queue().submit(request, kept.token)
+    kept.current_run = run
+    kept.add_run(run)
+    save(kept)
 
 
-def submit(request: TrainingRequest) -> TrainingJob:
-    return job_queue().submit(request, session_id())
+def stop_my_run() -> None:
+    _leave_or_end(job_queue().stop, "Stop")
 
 
-def status_line(job: TrainingJob) -> str:
-    name = job.request.name or job.request.model
-    if job.state is JobState.QUEUED:
-        place = job_queue().place(job)
-        return f"**{name}** waits for its turn: {place - 1} run(s) ahead of it in the server's queue"
-    if job.state is JobState.RUNNING:
-        progress = job.progress
+def cancel_my_run() -> None:
+    _leave_or_end(job_queue().cancel, "Cancel")
+
+
+def _leave_or_end(end, button: str) -> None:
+    """Others watching the same run keep it: this student only stops watching (a stopped run's model still
+    arrives in their list when it finishes; a cancelled one leaves it)."""
+    kept = workspace()
+    if end(kept.current_run, kept.token):
+        return
+    st.session_state["left_run_message"] = (
+        "Other students are training this same run, so it goes on for them"
+        + ("; its model will appear in your list when it finishes." if button == "Stop" else "; you have left it."))
+    if button == "Cancel":
+        kept.runs.remove(kept.current_run)
+    kept.current_run = None
+    save(kept)
+
+
+def status_line(status: RunStatus) -> str:
+    name = status.name
+    if status.state is JobState.QUEUED:
+        return f"**{name}** waits for its turn: {status.place - 1} run(s) ahead of it in the server's queue"
+    if status.state is JobState.RUNNING:
+        progress = status.progress
         if not progress.epoch:
             return f"**{name}** is loading its data"
+        shared = f" · watched by {status.watchers} students" if status.watchers > 1 else ""
         return (f"**{name}**: epoch {progress.epoch}/{progress.epochs}, step {progress.step}/{progress.steps}, "
-                f"loss {progress.loss:.4f}")
-    return f"**{name}**: {job.state.value}. {job.message}"
+                f"loss {progress.loss:.4f}{shared}")
+    return f"**{name}**: {status.state.value}. {status.message}"
 
 
-def adopt_finished_job() -> None:
-    """A run that ended with weights (finished or stopped) becomes this session's active model, once."""
-    job = my_job()
-    if job is None or job.checkpoint is None or st.session_state.get("adopted_job") == job.job_id:
+def adopt_finished_run() -> None:
+    """A run that ended with weights (finished or stopped) becomes the active model, once per workspace."""
+    kept = workspace()
+    run = kept.current_run
+    if run is None or run in kept.adopted:
         return
-    st.session_state["adopted_job"] = job.job_id
-    ref = ModelRef("trained", job.checkpoint.card["name"])
-    add_session_model(ref, SessionModel(job.checkpoint, job.test, job.class_names))
-    st.session_state["last_trained"] = ref
+    status = job_queue().status(run)
+    if status is None or status.state.active or not status.has_model:
+        return
+    kept.adopted.append(run)
+    save(kept)
+    st.session_state["pending_active_model"] = ModelRef("trained", run)
 
 
 def _sidebar_status() -> None:
-    job = my_job()
-    if job is None:
+    status = my_run()
+    if status is None:
         return
-    job.seen()
-    if not job.state.active:
+    if not status.state.active:
         st.rerun()  # the whole app: the finished model joins the model list
-    st.caption(":material/model_training: " + status_line(job))
-    st.progress(job.progress.fraction)
+    st.caption(":material/model_training: " + status_line(status))
+    st.progress(status.progress.fraction)
 
 
 def render_sidebar_status() -> None:
     """While a run is queued or training, the sidebar shows it on every page and keeps polling."""
-    job = my_job()
-    if job is not None and job.state.active:
+    status = my_run()
+    if status is not None and status.state.active:
         st.fragment(_sidebar_status, run_every=POLL_SECONDS)()

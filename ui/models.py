@@ -1,42 +1,39 @@
-"""The active model: shipped checkpoints for everyone, and models trained or uploaded in this session.
+"""The active model: shipped checkpoints for everyone, and the models trained or uploaded in this workspace.
 
 A model is named by an ``explorer.card.ModelRef``; ``workbench_for`` and ``card_for`` resolve one,
-and nothing else looks inside it. Session models and their workbenches live in ``st.session_state``,
-so one user's model is never seen by another.
+and nothing else looks inside it. A workspace's models are runs in the run store, listed by the
+workspace, so one student's model is never offered to another (unless they share the link).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import streamlit as st
 
 from explorer.card import ModelCard, ModelRef
-from explorer.checkpoint import DEFAULT_CHECKPOINT, Checkpoint
-from explorer.datasets import ImageSet
+from explorer.checkpoint import DEFAULT_CHECKPOINT
 from explorer.workbench import Workbench
-from ui.resources import cards, shipped_workbench, training_split_present
+from ui.resources import cards, run_store, shipped_workbench, stored_card, stored_workbench, training_split_present
+from ui.workspace import save, workspace
 
 DEFAULT_MODEL = ModelRef("shipped", DEFAULT_CHECKPOINT)
 
 
-@dataclass
-class SessionModel:
-    """A model trained or uploaded in this session, with the test images it is explored on."""
-
-    checkpoint: Checkpoint
-    test: ImageSet
-    class_names: tuple[str, ...]
-    workbench: Workbench | None = None
-
-
-def session_models() -> dict[ModelRef, SessionModel]:
-    return st.session_state.setdefault("session_models", {})
+def workspace_models() -> list[ModelRef]:
+    """This workspace's runs that ended with a model, and its uploads, oldest first."""
+    refs = []
+    for run in workspace().runs:
+        status = run_store().status(run)
+        if status and status.get("has_model"):
+            refs.append(ModelRef(status.get("origin", "trained"), run))
+    return refs
 
 
-def add_session_model(ref: ModelRef, model: SessionModel) -> None:
-    """Keep the model in this session; it becomes the active one when the sidebar is next drawn."""
-    session_models()[ref] = model
+def add_workspace_model(ref: ModelRef) -> None:
+    """Keep the model in this workspace; it becomes the active one when the sidebar is next drawn."""
+    kept = workspace()
+    kept.add_run(ref.key)
+    save(kept)
     st.session_state["pending_active_model"] = ref
 
 
@@ -50,37 +47,32 @@ def choose_model_in_sidebar() -> None:
         st.session_state["model_choice"] = active_ref()
     st.session_state["active_model"] = st.selectbox(
         "Active model", refs, key="model_choice", format_func=labels_of(refs), bind="query-params",
-        help="Shipped pretrained checkpoints, then models trained or uploaded in this session.")
+        help="Shipped pretrained checkpoints, then the models trained or uploaded in this workspace.")
 
 
 def model_refs() -> list[ModelRef]:
-    """Shipped checkpoints, then this session's models."""
-    return [ModelRef("shipped", name) for name in cards()] + list(session_models())
+    """Shipped checkpoints, then this workspace's models."""
+    return [ModelRef("shipped", name) for name in cards()] + workspace_models()
 
 
 def card_for(ref: ModelRef) -> ModelCard:
-    return ModelCard(cards()[ref.name] if ref.shipped else session_models()[ref].checkpoint.card)
+    return ModelCard(cards()[ref.key] if ref.shipped else stored_card(ref.key))
 
 
 def label(ref: ModelRef) -> str:
     card = card_for(ref)
-    where = "" if ref.shipped else f" ({ref.source} in this session)"
+    where = "" if ref.shipped else f" ({ref.source} in this workspace)"
     return f"{card.name}{where} - {card.headline()}"
 
 
 def labels_of(refs: list[ModelRef]) -> Callable[[ModelRef], str]:
     """A widget's ``format_func`` for these models, labelled now: a widget may format its value outside the
-    session's script run (AppTest does), where this session's models cannot be looked up."""
+    session's script run (AppTest does), where this workspace cannot be looked up."""
     return {ref: label(ref) for ref in refs}.__getitem__
 
 
 def workbench_for(ref: ModelRef) -> Workbench:
-    if ref.shipped:
-        return shipped_workbench(ref.name)
-    stored = session_models()[ref]
-    if stored.workbench is None:
-        stored.workbench = Workbench(stored.checkpoint.model, stored.test, stored.class_names)
-    return stored.workbench
+    return shipped_workbench(ref.key) if ref.shipped else stored_workbench(ref.key)
 
 
 def has_whole_dataset(ref: ModelRef) -> bool:

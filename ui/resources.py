@@ -1,7 +1,8 @@
 """Read-only objects shared by every session, cached at the boundary where they are loaded.
 
 ``st.cache_resource`` holds a lock per key, so a class opening the app at once loads each model and
-dataset once. Nothing here is ever modified by a session: per-user models live in ``ui.models``.
+dataset once. Nothing here is ever modified by a session: a student's work lives in the run store,
+and a finished run, read from there, is as read-only as a shipped checkpoint.
 """
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ from explorer.checkpoint import load_shipped, shipped_cards
 from explorer.datasets import ImageSet, dataset_info, load_dataset
 from explorer.jobs import JobQueue
 from explorer.projection import warm_up_umap_elsewhere
+from explorer.run_store import RunStore
 from explorer.workbench import Workbench
 
 # Every shipped model fits (Experiments alone shows 14); a model and its test-split latents are ~10 MB.
 MAX_SHIPPED_WORKBENCHES = 32
+# Runs of this class's workspaces being explored now (a quick run and its test images: ~2 MB).
+MAX_STORED_WORKBENCHES = 64
+MAX_STORED_CARDS = 512
 # All 70,000 Fashion-MNIST images with their latents and maps: ~150 MB each.
 MAX_WHOLE_DATASET_WORKBENCHES = 2
 
@@ -63,6 +68,33 @@ def training_split_present(dataset: str) -> bool:
 
 
 @st.cache_resource(show_spinner=False)
+def run_store() -> RunStore:
+    """Where every workspace's runs and uploads are kept (``EXPLORER_STORE``, else ./store)."""
+    return RunStore.from_environment()
+
+
+@st.cache_resource(show_spinner=False)
 def job_queue() -> JobQueue:
-    """The server's one training queue: every session's runs wait their turn in it."""
-    return JobQueue()
+    """The server's one training queue: every workspace's runs wait their turn in it."""
+    return JobQueue(run_store())
+
+
+def stored_card(run: str) -> dict:
+    """A stored run's model card, read from disk once per version of its checkpoint."""
+    return _card_version(run, run_store().model_version(run))
+
+
+def stored_workbench(run: str) -> Workbench:
+    """A stored run's model on its test images; sessions exploring the same run share one."""
+    return _workbench_version(run, run_store().model_version(run))
+
+
+@st.cache_resource(show_spinner=False, max_entries=MAX_STORED_CARDS)
+def _card_version(run: str, version: int) -> dict:
+    return run_store().card(run)
+
+
+@st.cache_resource(show_spinner="Loading the model...", max_entries=MAX_STORED_WORKBENCHES)
+def _workbench_version(run: str, version: int) -> Workbench:
+    stored = run_store().load(run)
+    return Workbench(stored.checkpoint.model, stored.test, stored.class_names)

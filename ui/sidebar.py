@@ -4,13 +4,13 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.models import model_info
-from ui.jobs import adopt_finished_job, render_sidebar_status
+from ui.jobs import adopt_finished_run, render_sidebar_status
 from ui.models import active_card, choose_model_in_sidebar
 from ui.upload import upload_checkpoint_form
 
 
 def render_sidebar() -> None:
-    adopt_finished_job()
+    adopt_finished_run()
     with st.sidebar:
         choose_model_in_sidebar()
         card = active_card()

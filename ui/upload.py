@@ -9,8 +9,9 @@ from explorer.checkpoint import CheckpointError, load_checkpoint_bytes
 from explorer.datasets import dataset_info
 from explorer.errors import USER_ERRORS
 from explorer.images import image_from_upload
-from ui.models import SessionModel, add_session_model
-from ui.resources import test_split
+from explorer.run_store import StoredModel
+from ui.models import add_workspace_model
+from ui.resources import run_store, test_split
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
 
@@ -38,8 +39,9 @@ def upload_checkpoint_form(where: str) -> None:
         return
     st.session_state[f"uploaded-{where}"] = signature
     name = checkpoint.card.get("name") or weights.name.removesuffix(".safetensors")
-    add_session_model(ModelRef("uploaded", name),
-                      SessionModel(checkpoint, test, dataset_info(card.dataset).class_names))
+    checkpoint.card["name"] = name
+    run = run_store().add_upload(StoredModel(checkpoint, test, dataset_info(card.dataset).class_names))
+    add_workspace_model(ModelRef("uploaded", run))
     st.success(f"Loaded {name}; it is now the active model.")
     st.rerun()
 

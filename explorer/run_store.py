@@ -1,0 +1,215 @@
+"""Runs kept on disk: every training run and uploaded checkpoint is a folder, found again by its id alone.
+
+A run's id is a digest of everything that decides its weights (model, data and its uploaded files,
+settings, corruption, subset, seed; not its display name), so identical requests name one folder and
+a page, a reloaded tab or a restarted server finds the run without any process's memory. Layout::
+
+    <root>/runs/<run id>/request.json   what was asked (uploaded files by their SHA-256)
+                         status.json    state, message, epoch, loss history; rewritten as the run goes
+                         model.safetensors, model.json   the checkpoint, once the run ends with weights
+                         test.npz       the test images the model is explored on (uint8) and their labels
+
+Every file is written to a temporary name and renamed into place, status last, so a reader never
+sees a half-written run; a removed run is renamed away before its files are deleted. Past the size
+cap, the runs used least recently are removed first; active runs never are.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .checkpoint import Checkpoint, atomic_write, checkpoint_paths, load_checkpoint, save_checkpoint
+from .datasets import ImageSet
+from .runs import SETTINGS, TrainingRequest
+
+STORE_ENV, CAP_ENV = "EXPLORER_STORE", "EXPLORER_STORE_MB"
+DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "store"
+# A quick run is about 1 MB, a full Fashion-MNIST run with its 10,000 test images about 8 MB.
+DEFAULT_CAP_MB = 2048
+ACTIVE_STATES = ("queued", "running")
+ID_LENGTH = 20
+
+
+class RunNotFound(LookupError):
+    """The run is not in the store (never made, or removed to keep the store under its cap)."""
+
+
+def run_id(request: TrainingRequest) -> str:
+    """The digest of what decides a run's weights: equal requests, whatever their names, share one id."""
+    config = request.config()
+    identity = {"model": request.model, "dataset": request.dataset, "noise": request.noise, "subset": request.subset,
+                "latent": request.latent, "classes": request.classes, "seed": request.seed,
+                "settings": {key: getattr(config, key) for key in SETTINGS},
+                "sources": source_digests(request.sources)}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:ID_LENGTH]
+
+
+def source_digests(sources: dict[str, bytes]) -> dict[str, str]:
+    return {key: hashlib.sha256(data).hexdigest() for key, data in sorted(sources.items())}
+
+
+def request_record(request: TrainingRequest) -> dict:
+    """request.json: the request as asked, uploaded files by digest (the data itself is not kept)."""
+    return {"model": request.model, "dataset": request.dataset, "settings": request.settings, "noise": request.noise,
+            "subset": request.subset, "latent": request.latent, "classes": request.classes, "seed": request.seed,
+            "name": request.name, "sources": source_digests(request.sources)}
+
+
+@dataclass
+class StoredModel:
+    """A run's result as the pages explore it: the checkpoint and the test images it was measured on."""
+
+    checkpoint: Checkpoint
+    test: ImageSet
+    class_names: tuple[str, ...]
+
+
+class RunStore:
+    def __init__(self, root: str | Path, cap_bytes: int):
+        self.root = Path(root)
+        self.cap_bytes = cap_bytes
+        self.runs = self.root / "runs"
+        self.runs.mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def from_environment(cls) -> "RunStore":
+        """``EXPLORER_STORE`` (a folder) and ``EXPLORER_STORE_MB`` (its cap) if set, else ./store and 2 GB."""
+        root = os.environ.get(STORE_ENV) or DEFAULT_ROOT
+        return cls(root, int(float(os.environ.get(CAP_ENV) or DEFAULT_CAP_MB) * 2**20))
+
+    def folder(self, run: str) -> Path:
+        if not (len(run) == ID_LENGTH and all(c in "0123456789abcdef" for c in run)):
+            raise RunNotFound(f"{run!r} is not a run id")
+        return self.runs / run
+
+    def status(self, run: str) -> dict | None:
+        try:
+            return json.loads((self.folder(run) / "status.json").read_text())
+        except (FileNotFoundError, RunNotFound, json.JSONDecodeError):
+            return None
+
+    def request(self, run: str) -> dict:
+        return json.loads((self.folder(run) / "request.json").read_text())
+
+    def write_status(self, run: str, **status) -> None:
+        atomic_write(self.folder(run) / "status.json", json.dumps({**status, "updated": time.time()}).encode())
+
+    def start(self, run: str, request: TrainingRequest) -> None:
+        """A new run's folder (a previous run of the same id that ended without its full result is replaced)."""
+        self.remove(run)
+        atomic_write(self.folder(run) / "request.json", json.dumps(request_record(request), indent=2).encode())
+        self.write_status(run, state="queued", name=request.name or request.model, origin="trained")
+
+    def save_model(self, run: str, model: StoredModel) -> None:
+        """The checkpoint and test images; the caller writes the status that makes them visible."""
+        folder = self.folder(run)
+        save_checkpoint(folder / "model", model.checkpoint.model, model.checkpoint.card)
+        buffer = _npz_bytes(images=model.test.images, labels=model.test.labels,
+                            class_names=np.array(model.class_names, dtype=str))
+        atomic_write(folder / "test.npz", buffer)
+
+    def has_model(self, run: str) -> bool:
+        status = self.status(run)
+        return bool(status and status.get("has_model"))
+
+    def checkpoint_paths(self, run: str) -> tuple[Path, Path]:
+        """The run's ``.safetensors`` and ``.json`` files, as a student downloads them."""
+        return checkpoint_paths(self.folder(run) / "model")
+
+    def model_version(self, run: str) -> int:
+        """Changes whenever the run's checkpoint is written again (a stopped run re-run in full)."""
+        try:
+            return (self.folder(run) / "model.json").stat().st_mtime_ns
+        except FileNotFoundError:
+            raise RunNotFound(f"run {run} has no model (it is gone, or ended without one)") from None
+
+    def card(self, run: str) -> dict:
+        if not self.has_model(run):
+            raise RunNotFound(f"run {run} has no model (it is gone, or ended without one)")
+        return json.loads((self.folder(run) / "model.json").read_text())
+
+    def load(self, run: str) -> StoredModel:
+        if not self.has_model(run):
+            raise RunNotFound(f"run {run} has no model (it is gone, or ended without one)")
+        folder = self.folder(run)
+        checkpoint = load_checkpoint(folder / "model")
+        with np.load(folder / "test.npz", allow_pickle=False) as test:
+            images, class_names = ImageSet(test["images"], test["labels"]), tuple(test["class_names"].tolist())
+        self.touch(run)
+        return StoredModel(checkpoint, images, class_names)
+
+    def add_upload(self, model: StoredModel) -> str:
+        """An uploaded checkpoint kept like a finished run, under the digest of its weights and card."""
+        digest = hashlib.sha256(model.checkpoint.card.get("weights_sha256", "").encode()
+                                + json.dumps(model.checkpoint.card, sort_keys=True).encode())
+        run = digest.hexdigest()[:ID_LENGTH]
+        if not self.has_model(run):
+            self.save_model(run, model)
+            self.write_status(run, state="finished", name=model.checkpoint.card.get("name") or "uploaded",
+                              origin="uploaded", has_model=True, message="uploaded")
+        self.touch(run)
+        return run
+
+    def touch(self, run: str) -> None:
+        """Mark the run as just used: the cap removes the runs used least recently first."""
+        try:
+            os.utime(self.folder(run))
+        except (FileNotFoundError, RunNotFound):
+            pass
+
+    def remove(self, run: str) -> None:
+        folder = self.folder(run)
+        if folder.exists():
+            doomed = folder.with_name(f".removed-{run}-{uuid.uuid4().hex[:8]}")
+            os.replace(folder, doomed)
+            shutil.rmtree(doomed, ignore_errors=True)
+
+    def run_ids(self) -> list[str]:
+        return [path.name for path in self.runs.iterdir() if not path.name.startswith(".")]
+
+    def size(self, run: str) -> int:
+        return sum(path.stat().st_size for path in self.folder(run).iterdir())
+
+    def total_size(self) -> int:
+        return sum(self.size(run) for run in self.run_ids())
+
+    def keep_under_cap(self) -> list[str]:
+        """Remove ended runs, least recently used first, until the store fits its cap; returns their ids."""
+        sizes = {run: self.size(run) for run in self.run_ids()}
+        total, removed = sum(sizes.values()), []
+        ended = [run for run in sizes if (self.status(run) or {}).get("state") not in ACTIVE_STATES]
+        for run in sorted(ended, key=lambda r: self.folder(r).stat().st_mtime):
+            if total <= self.cap_bytes:
+                break
+            self.remove(run)
+            total -= sizes[run]
+            removed.append(run)
+        return removed
+
+    def mark_interrupted(self) -> list[str]:
+        """At a server's start: runs the last server left queued or training are shown as interrupted."""
+        interrupted = []
+        for run in self.run_ids():
+            status = self.status(run)
+            if status and status.get("state") in ACTIVE_STATES:
+                epoch = status.get("epoch", 0)
+                self.write_status(run, **{**status, "state": "interrupted", "message":
+                                  f"Interrupted: the server stopped{f' during epoch {epoch}' if epoch else ''}, "
+                                  "so nothing was kept. Press Train to run it again."})
+                interrupted.append(run)
+        return interrupted
+
+
+def _npz_bytes(**arrays: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
