@@ -23,6 +23,12 @@ def measured_commit() -> str:
     return described.stdout.strip() or "unknown"
 
 
+def memory_mb(pid: int, field: str = "VmHWM") -> float:
+    """A process's memory from /proc (Linux): ``VmHWM`` its peak resident set, ``VmRSS`` the current one."""
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(field + ":")) / 1024
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -30,13 +36,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(timeout: float = 90.0):
-    """Yield the base URL of ``streamlit run app.py`` once /_stcore/health answers."""
-    port = free_port()
+def running_app(timeout: float = 90.0, port: int | None = None, environment: dict[str, str] | None = None):
+    """Yield the base URL of ``streamlit run app.py`` once /_stcore/health answers; ``port`` starts it where a
+    previous server was (a restart: students' links stay valid), ``environment`` adds variables (a run store)."""
+    port = port or free_port()
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
-    log = open(ROOT / "test-artifacts" / f"streamlit-{port}.log", "w") if (ROOT / "test-artifacts").is_dir() else subprocess.DEVNULL
-    process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
+    log = open(ROOT / "test-artifacts" / f"streamlit-{port}.log", "a") if (ROOT / "test-artifacts").is_dir() else subprocess.DEVNULL
+    process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(environment or {})})
     url = f"http://127.0.0.1:{port}"
     started = time.monotonic()
     try:

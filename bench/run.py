@@ -28,7 +28,7 @@ from explorer.projection import Projector
 from explorer.training import TrainConfig, train
 from explorer.checkpoint import DEFAULT_CHECKPOINT, load_shipped
 from explorer.workbench import MapResult, Workbench
-from bench.browser import measured_commit
+from bench.browser import measured_commit, memory_mb
 from ui.page_table import PAGES, page_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -200,7 +200,7 @@ def app_rows(points: int, repeats: int) -> list[Row]:
         for spec in PAGES:
             page.goto(f"{url}/{spec.url_path}")
             wait_until_idle(page)
-        peak_mb = _peak_rss_mb(server.pid)
+        peak_mb = memory_mb(server.pid)
         reloads, lassos = [], []
         for _ in range(repeats):
             reload_started = time.monotonic()
@@ -253,10 +253,6 @@ def click_cost_rows(repeats: int) -> list[Row]:
                         f"<= {reference + CLICK_BUDGET_SECONDS:.3f} s (+25 ms)"))
     return rows
 
-
-def _peak_rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bench.browser import MAP, chromium_page, measured_commit, running_app
+from bench.browser import MAP, chromium_page, measured_commit, memory_mb, running_app
 
 TIMEOUT_SECONDS = 600.0
 
@@ -219,11 +219,6 @@ def _server_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _peak_rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
-
-
 def _browser_first_map(url: str) -> float:
     started = time.monotonic()
     with chromium_page() as page:
@@ -245,7 +240,7 @@ def measure(students: int, think: float, passes: int = 2) -> dict:
         cpu_before = _server_cpu_seconds(server.pid)
         timings, browser_first_map = asyncio.run(_class(url, students, think, passes))
         cpu = _server_cpu_seconds(server.pid) - cpu_before
-        peak = _peak_rss_mb(server.pid)
+        peak = memory_mb(server.pid)
     first_maps = [t.finished_at for t in timings if t.step == FIRST_MAP_STEP and t.attempt == 0]
     cached = [t.seconds for t in timings if t.attempt == passes - 1]
     everything = [t.seconds for t in timings]

@@ -78,7 +78,7 @@ class RunStatus:
     state: JobState
     message: str
     progress: Progress
-    place: int = 0  # 1 + the runs ahead of it while queued, else 0
+    ahead: int = 0  # while queued: the runs training now plus those queued before it; else 0
     watchers: int = 0
     has_model: bool = False
 
@@ -131,8 +131,8 @@ class TrainingJob:
             self.stop()  # a running run keeps its best weights for whoever opens the workspace again
         return self._stop.is_set()
 
-    def status(self, place: int = 0) -> RunStatus:
-        return RunStatus(self.run_id, self.name, self.state, self.message, self.progress, place,
+    def status(self, ahead: int = 0) -> RunStatus:
+        return RunStatus(self.run_id, self.name, self.state, self.message, self.progress, ahead,
                          len(self.watching()), self.has_model)
 
     def _persist(self, state: JobState | None = None) -> None:
@@ -234,7 +234,7 @@ class JobQueue:
             if job is not None:
                 if watcher:
                     job.watch(watcher)
-                return job.status(self._place(job))
+                return job.status(self._ahead_of(job))
         stored = self.store.status(run)
         if stored is None:
             return None
@@ -261,8 +261,8 @@ class JobQueue:
             end(job)
             return True
 
-    def _place(self, job: TrainingJob) -> int:
-        return 1 + self._waiting.index(job) if job in self._waiting else 0
+    def _ahead_of(self, job: TrainingJob) -> int:
+        return len(self._running) + self._waiting.index(job) if job in self._waiting else 0
 
     def _work(self, job: TrainingJob) -> None:
         with self._changed:

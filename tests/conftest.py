@@ -82,3 +82,13 @@ def isolated_data(tmp_path, monkeypatch):
         monkeypatch.setattr(getattr(torchvision.datasets, name), "mirrors", ["http://127.0.0.1:9/"])
     monkeypatch.setattr(torchvision.datasets.CIFAR10, "url", "http://127.0.0.1:9/cifar-10-python.tar.gz")
     return project
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    """A real server for one test module's browser tests (its log in test-artifacts/)."""
+    from bench.browser import ROOT, running_app
+
+    (ROOT / "test-artifacts").mkdir(exist_ok=True)
+    with running_app() as (url, _):
+        yield url

@@ -7,18 +7,11 @@ from pathlib import Path
 import pytest
 
 from ui.page_table import PAGES
-from bench.browser import (CHROMIUM, MAP, ROOT, chromium_page, hover_until_preview, lasso, running_app, wait_for_gallery,
+from bench.browser import (CHROMIUM, MAP, ROOT, chromium_page, hover_until_preview, lasso, wait_for_gallery,
                            wait_until_idle)
 
 ARTIFACTS = ROOT / "test-artifacts"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (.ci/run installs it)")
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    ARTIFACTS.mkdir(exist_ok=True)
-    with running_app() as (url, _):
-        yield url
 
 
 @pytest.fixture(scope="module")

@@ -31,19 +31,14 @@ def test_a_class_opening_a_fresh_server_at_once_sees_no_exception():
             expected[path] for path in paths]
 
 
-@pytest.fixture(scope="module")
-def app_url():
-    ARTIFACTS.mkdir(exist_ok=True)
-    with running_app() as (url, _):
-        yield url
-
-
-def start_long_run(page, url: str, name: str) -> None:
-    """A 200-epoch run on the digits: long enough to press buttons while it trains."""
+def start_long_run(page, url: str, name: str, seed: int) -> None:
+    """A 200-epoch run on the digits: long enough to press buttons while it trains. Runs of equal seeds are
+    one run (the name does not change the weights)."""
     page.goto(f"{url}/train")
     wait_until_idle(page)
-    page.get_by_label("Epochs").fill("200")
-    page.get_by_label("Epochs").press("Enter")
+    for label, value in (("Epochs", "200"), ("Seed", str(seed))):
+        page.get_by_label(label, exact=True).fill(value)
+        page.get_by_label(label, exact=True).press("Enter")
     page.get_by_label("Name").fill(name)
     page.get_by_label("Name").press("Enter")
     wait_until_idle(page)
@@ -58,7 +53,7 @@ def open_in_sidebar(page, title: str) -> None:
 
 def test_stop_keeps_a_model_and_a_run_survives_leaving_the_page(app_url):
     with browser_contexts(1) as (page,):
-        start_long_run(page, app_url, "stopped digits")
+        start_long_run(page, app_url, "stopped digits", seed=1)
         page.get_by_text(PAST_FIRST_EPOCH).first.wait_for(timeout=120_000)
         open_in_sidebar(page, "Latent space")
         page.get_by_text("stopped digits").first.wait_for(timeout=30_000)  # the sidebar shows the run
@@ -69,17 +64,17 @@ def test_stop_keeps_a_model_and_a_run_survives_leaving_the_page(app_url):
         page.get_by_text("is trained and is now the active model").wait_for(timeout=120_000)
         page.screenshot(path=str(ARTIFACTS / "training-stopped.png"), full_page=True)
         assert "stopped by the user" in page.locator("[data-testid='stMain']").inner_text()
-        assert page.get_by_role("combobox", name="Active model").input_value().startswith("stopped digits (trained in this session)")
+        assert page.get_by_role("combobox", name="Active model").input_value().startswith("stopped digits (trained in this workspace)")
         assert page.get_by_label("Name").input_value() == "stopped digits", "the form survived the trip"
         assert page.locator(EXCEPTION).count() == 0
 
 
 def test_a_second_students_run_waits_its_turn_then_trains(app_url):
     with browser_contexts(2) as (first, second):
-        start_long_run(first, app_url, "first run")
+        start_long_run(first, app_url, "first run", seed=2)
         first.get_by_text(TRAINING).first.wait_for(timeout=120_000)
-        start_long_run(second, app_url, "second run")
-        second.get_by_text("waits for its turn: 0 run(s) ahead").first.wait_for(timeout=60_000)
+        start_long_run(second, app_url, "second run", seed=3)
+        second.get_by_text("waits for its turn: 1 run(s) ahead").first.wait_for(timeout=60_000)
         second.screenshot(path=str(ARTIFACTS / "training-queued.png"), full_page=True)
         assert "second run" not in first.locator("[data-testid='stMain']").inner_text(), "sessions stay isolated"
         first.get_by_role("button", name="Cancel (discards the run)").click()

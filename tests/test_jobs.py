@@ -56,11 +56,11 @@ def test_cancel_discards_and_frees_the_slot_for_the_next_in_line(store):
     queue = JobQueue(store, slots=1)
     first, second, third = (queue.submit(replace(LONG, seed=seed), owner) for seed, owner in enumerate("abc"))
     wait_for(lambda: state_of(queue, first) is JobState.RUNNING)
-    assert [queue.status(run).place for run in (first, second, third)] == [0, 1, 2]
+    assert [queue.status(run).ahead for run in (first, second, third)] == [0, 1, 2]
     assert queue.cancel(first, "a")
     wait_for(lambda: state_of(queue, second) is JobState.RUNNING)
     assert state_of(queue, first) is JobState.CANCELLED and not store.has_model(first)
-    assert state_of(queue, third) is JobState.QUEUED and queue.status(third).place == 1, "the queue keeps its order"
+    assert state_of(queue, third) is JobState.QUEUED and queue.status(third).ahead == 1, "the queue keeps its order"
     queue.cancel(third, "c")
     wait_for(lambda: state_of(queue, third) is JobState.CANCELLED)
     assert state_of(queue, second) is JobState.RUNNING

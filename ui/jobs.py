@@ -58,7 +58,7 @@ def _leave_or_end(end, button: str) -> None:
 def status_line(status: RunStatus) -> str:
     name = status.name
     if status.state is JobState.QUEUED:
-        return f"**{name}** waits for its turn: {status.place - 1} run(s) ahead of it in the server's queue"
+        return f"**{name}** waits for its turn: {status.ahead} run(s) ahead of it (training now or queued before it)"
     if status.state is JobState.RUNNING:
         progress = status.progress
         if not progress.epoch:

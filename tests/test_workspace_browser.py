@@ -1,0 +1,169 @@
+"""A student's work in a real browser: it survives a reload and a server restart, identical runs are trained
+once for the whole class, and a zip bomb is refused before it costs the server memory.
+
+Each test starts its own server on its own run store. Screenshots land in test-artifacts/.
+"""
+import json
+import re
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from bench.browser import CHROMIUM, ROOT, browser_contexts, free_port, memory_mb, running_app, wait_until_idle
+from explorer.datasets import MAX_SIGN_CSV_BYTES
+from explorer.run_store import CAP_ENV, STORE_ENV, RunStore
+from explorer.workspace import load_workspace
+
+ARTIFACTS = ROOT / "test-artifacts"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (.ci/run installs it)")
+EXCEPTION = "[data-testid='stException']"
+TRAINED = "is trained and is now the active model"
+TRAINING = re.compile(r"epoch \d+/200")
+PAST_FIRST_EPOCH = re.compile(r"epoch ([2-9]|\d\d+)/200")
+
+
+@pytest.fixture
+def store(tmp_path) -> RunStore:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return RunStore(tmp_path / "store", cap_bytes=2**30)
+
+
+def server_with(store: RunStore, port: int | None = None):
+    return running_app(port=port, environment={STORE_ENV: str(store.root), CAP_ENV: str(store.cap_bytes / 2**20)})
+
+
+def fill(page, settings: dict[str, str]) -> None:
+    for label, value in settings.items():
+        page.get_by_label(label, exact=True).fill(value)
+        page.get_by_label(label, exact=True).press("Enter")
+    wait_until_idle(page)
+
+
+def open_train_page(page, url: str, **settings: str) -> None:
+    page.goto(f"{url}/train")
+    wait_until_idle(page)
+    fill(page, settings)
+
+
+def workspace_token(page) -> str:
+    return parse_qs(urlparse(page.url).query)["ws"][0]
+
+
+def active_model(page) -> str:
+    return page.get_by_role("combobox", name="Active model").input_value()
+
+
+def test_a_reload_during_a_run_shows_the_run_again_and_its_model_after(store):
+    with server_with(store) as (url, _), browser_contexts(1) as (page,):
+        open_train_page(page, url, Epochs="200", Seed="21", Name="reloaded digits")
+        page.get_by_role("button", name="Train", exact=True).click()
+        page.get_by_text(PAST_FIRST_EPOCH).first.wait_for(timeout=120_000)
+        token = workspace_token(page)
+        page.reload()
+        started = time.monotonic()
+        page.get_by_text(TRAINING).first.wait_for(timeout=20_000)
+        shown_after = time.monotonic() - started
+        wait_until_idle(page)
+        page.screenshot(path=str(ARTIFACTS / "workspace-reloaded-during-run.png"), full_page=True)
+        assert workspace_token(page) == token, "the reload kept the workspace"
+        assert page.get_by_label("Name", exact=True).input_value() == "reloaded digits", "and the Train form"
+        page.get_by_role("button", name="Stop (keeps the best weights so far)").click()
+        page.get_by_text(TRAINED).wait_for(timeout=120_000)
+        page.reload()
+        wait_until_idle(page)
+        assert active_model(page).startswith("reloaded digits (trained in this workspace)")
+        assert page.get_by_text(TRAINED).count() == 1 and page.locator(EXCEPTION).count() == 0
+    print(f"run shown again {shown_after:.1f} s after the reload")
+
+
+def test_a_model_survives_a_server_restart_and_a_run_it_cut_short_is_shown_interrupted(store):
+    port = free_port()
+    with server_with(store, port) as (url, _), browser_contexts(1) as (page,):
+        open_train_page(page, url, Epochs="1", Seed="22", Name="before the restart")
+        page.get_by_role("button", name="Train", exact=True).click()
+        page.get_by_text(TRAINED).wait_for(timeout=120_000)
+        wait_until_idle(page)
+        finished_link = page.url
+        fill(page, {"Epochs": "200", "Name": "cut short"})
+        page.get_by_role("button", name="Train", exact=True).click()
+        page.get_by_text(TRAINING).first.wait_for(timeout=120_000)
+    with server_with(store, port) as (url, _), browser_contexts(1) as (page,):
+        page.goto(finished_link)
+        wait_until_idle(page)
+        page.screenshot(path=str(ARTIFACTS / "workspace-after-restart.png"), full_page=True)
+        assert active_model(page).startswith("before the restart (trained in this workspace)")
+        assert "Interrupted: the server stopped" in page.locator("[data-testid='stMain']").inner_text()
+        assert page.get_by_label("Name", exact=True).input_value() == "cut short"
+        page.get_by_role("combobox", name="Active model").click()
+        options = page.get_by_role("option").all_inner_texts()
+        assert sum("(trained in this workspace)" in option for option in options) == 1, options
+        assert page.locator(EXCEPTION).count() == 0
+
+
+def test_five_students_pressing_train_on_one_experiment_share_one_run(store):
+    """The default quick run (S4 on the digits); one student alone first, on another seed, for comparison."""
+    with server_with(store) as (url, _), browser_contexts(6) as pages:
+        alone, *students = pages
+        open_train_page(alone, url, Seed="31")
+        started = time.monotonic()
+        alone.get_by_role("button", name="Train", exact=True).click()
+        alone.get_by_text(TRAINED).wait_for(timeout=240_000)
+        seconds_alone = time.monotonic() - started
+        for page in students:
+            open_train_page(page, url, Seed="32")
+        started = time.monotonic()
+        for page in students:
+            page.get_by_role("button", name="Train", exact=True).click()
+        students[-1].get_by_text("watched by 5 students").first.wait_for(timeout=120_000)
+        students[-1].screenshot(path=str(ARTIFACTS / "workspace-one-run-five-students.png"))
+        for page in students:
+            page.get_by_text(TRAINED).wait_for(timeout=240_000)
+        seconds_five = time.monotonic() - started
+        runs = {load_workspace(store, workspace_token(page)).current_run for page in students}
+        assert len(runs) == 1, "every student got the one run"
+        assert sorted(store.request(run)["seed"] for run in store.run_ids()) == [31, 32], "two runs trained in all"
+        for page in students:
+            assert page.locator(EXCEPTION).count() == 0
+    timings = {"one student alone_s": round(seconds_alone, 1), "five students, last model_s": round(seconds_five, 1),
+               "ratio": round(seconds_five / seconds_alone, 2)}
+    (ARTIFACTS / "workspace-five-students.json").write_text(json.dumps(timings, indent=2))
+    print(timings)
+
+
+def test_a_zip_bomb_is_refused_before_it_costs_the_server_memory(store, tmp_path):
+    """A 1 MB archive holding a CSV of 3x the upload limit (all zeros): refused with a message, the server's
+    peak memory unchanged."""
+    from conftest import kaggle_sign_zip
+
+    header = "label," + ",".join(f"pixel{i}" for i in range(1, 785)) + "\n"
+    row = "0," + ",".join(["0"] * 784) + "\n"
+    bomb = tmp_path / "sign-language-mnist.zip"
+    bomb.write_bytes(kaggle_sign_zip(header + row * (3 * MAX_SIGN_CSV_BYTES // len(row)), header + row))
+    assert bomb.stat().st_size < 2 * 2**20
+    with server_with(store) as (url, server), browser_contexts(1) as (page,):
+        page.goto(f"{url}/train")
+        wait_until_idle(page)
+        page.get_by_role("combobox", name="Dataset", exact=True).click()
+        page.get_by_role("option", name=re.compile("^sign-mnist")).first.click()
+        wait_until_idle(page)
+        before = settled_peak_memory_mb(server.pid)
+        page.locator("[data-testid='stFileUploaderDropzoneInput'][accept*='.zip']").set_input_files(str(bomb))
+        page.get_by_text("unpacks to more than").first.wait_for(timeout=60_000)
+        wait_until_idle(page)
+        after = memory_mb(server.pid)
+        page.screenshot(path=str(ARTIFACTS / "workspace-zip-bomb-refused.png"), full_page=True)
+        print(f"server peak RSS {before:.0f} MB before the bomb, {after:.0f} MB after")
+        assert after - before < 50, f"peak RSS rose from {before:.0f} MB to {after:.0f} MB"
+        assert page.locator(EXCEPTION).count() == 0
+
+
+def settled_peak_memory_mb(pid: int, quiet_seconds: float = 3.0, timeout: float = 60.0) -> float:
+    """The server's peak memory once it stopped growing: a fresh server warms caches in the background."""
+    deadline, peak, since = time.monotonic() + timeout, memory_mb(pid), time.monotonic()
+    while time.monotonic() - since < quiet_seconds and time.monotonic() < deadline:
+        time.sleep(0.5)
+        if memory_mb(pid) > peak + 1:
+            peak, since = memory_mb(pid), time.monotonic()
+    return peak
