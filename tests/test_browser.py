@@ -2,16 +2,13 @@
 
 Screenshots land in test-artifacts/ for a person to look at.
 """
-from pathlib import Path
-
 import pytest
 
+from bench.browser import MAP, chromium_page, hover_until_preview, lasso, wait_for_gallery, wait_until_idle
+from browser_steps import ARTIFACTS, EXCEPTION, needs_chromium
 from ui.page_table import PAGES
-from bench.browser import (CHROMIUM, MAP, ROOT, chromium_page, hover_until_preview, lasso, wait_for_gallery,
-                           wait_until_idle)
 
-ARTIFACTS = ROOT / "test-artifacts"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (.ci/run installs it)")
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +23,7 @@ def test_page_renders_without_exception(app_url, page, spec):
     wait_until_idle(page)
     page.screenshot(path=str(ARTIFACTS / f"page-{spec.url_path or 'home'}.png"), full_page=True)
     assert page.locator("[data-testid='stMain'] h1").first.inner_text() == spec.heading
-    assert page.locator("[data-testid='stException']").count() == 0
+    assert page.locator(EXCEPTION).count() == 0
     assert page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").count() >= 1
 
 
@@ -41,7 +38,7 @@ def test_lasso_on_the_map_shows_the_selected_images(app_url, page):
     assert 10 < count < 2000, "a lasso over the middle of the map selects some of the 2,000 points"
     gallery = page.locator("[data-testid='stMain'] [data-testid='stImage'] img")
     assert gallery.count() >= min(count, 40) + 1, "the selection's originals, then its reconstructions as one strip"
-    assert page.locator("[data-testid='stException']").count() == 0
+    assert page.locator(EXCEPTION).count() == 0
 
 
 def test_teaching_views_keep_their_context_and_travel_in_a_link(app_url, page):
@@ -81,7 +78,7 @@ def test_teaching_views_keep_their_context_and_travel_in_a_link(app_url, page):
         assert wait_for_gallery(student) == count, "a student opening the link sees the same selection"
         assert student.get_by_role("radio", name="UMAP").is_checked()
         assert grid_layers(student) == 1
-        assert student.locator("[data-testid='stException']").count() == 0
+        assert student.locator(EXCEPTION).count() == 0
     finally:
         fresh_session.close()
 

@@ -1,18 +1,12 @@
 """A class in a real browser: many sessions open a fresh server at once; training runs in the background,
 survive navigation, stop with a model, and wait their turn. Screenshots land in test-artifacts/."""
 import re
-from pathlib import Path
 
-import pytest
+from bench.browser import browser_contexts, running_app, wait_until_idle
+from browser_steps import ARTIFACTS, EXCEPTION, PAST_FIRST_EPOCH, TRAINED, TRAINING, needs_chromium, open_train_page
 
-from bench.browser import CHROMIUM, ROOT, browser_contexts, running_app, wait_until_idle
-
-ARTIFACTS = ROOT / "test-artifacts"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (.ci/run installs it)")
-EXCEPTION = "[data-testid='stException']"
+pytestmark = needs_chromium
 SIDEBAR_MODEL = "[data-testid='stSidebar'] [data-testid='stSelectbox']"
-TRAINING = re.compile(r"epoch \d+/200")
-PAST_FIRST_EPOCH = re.compile(r"epoch ([2-9]|\d\d+)/200")
 
 
 def test_a_class_opening_a_fresh_server_at_once_sees_no_exception():
@@ -34,14 +28,7 @@ def test_a_class_opening_a_fresh_server_at_once_sees_no_exception():
 def start_long_run(page, url: str, name: str, seed: int) -> None:
     """A 200-epoch run on the digits: long enough to press buttons while it trains. Runs of equal seeds are
     one run (the name does not change the weights)."""
-    page.goto(f"{url}/train")
-    wait_until_idle(page)
-    for label, value in (("Epochs", "200"), ("Seed", str(seed))):
-        page.get_by_label(label, exact=True).fill(value)
-        page.get_by_label(label, exact=True).press("Enter")
-    page.get_by_label("Name").fill(name)
-    page.get_by_label("Name").press("Enter")
-    wait_until_idle(page)
+    open_train_page(page, url, Epochs="200", Seed=str(seed), Name=name)
     page.get_by_role("button", name="Train", exact=True).click()
 
 
@@ -61,7 +48,7 @@ def test_stop_keeps_a_model_and_a_run_survives_leaving_the_page(app_url):
         page.get_by_text(TRAINING).first.wait_for(timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "training-running.png"), full_page=True)
         page.get_by_role("button", name="Stop (keeps the best weights so far)").click()
-        page.get_by_text("is trained and is now the active model").wait_for(timeout=120_000)
+        page.get_by_text(TRAINED).wait_for(timeout=120_000)
         page.screenshot(path=str(ARTIFACTS / "training-stopped.png"), full_page=True)
         assert "stopped by the user" in page.locator("[data-testid='stMain']").inner_text()
         assert page.get_by_role("combobox", name="Active model").input_value().startswith("stopped digits (trained in this workspace)")
@@ -107,7 +94,7 @@ def test_a_student_trains_s0_on_a_kaggle_sized_sign_mnist_upload_and_sees_letter
         page.get_by_label("Name").press("Enter")
         wait_until_idle(page)
         page.get_by_role("button", name="Train", exact=True).click()
-        page.get_by_text("is trained and is now the active model").wait_for(timeout=240_000)
+        page.get_by_text(TRAINED).wait_for(timeout=240_000)
         open_in_sidebar(page, "Latent space")
         wait_until_idle(page)
         page.screenshot(path=str(ARTIFACTS / "sign-mnist-letters-map.png"))

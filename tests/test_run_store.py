@@ -66,8 +66,7 @@ def test_past_its_cap_the_store_removes_the_runs_used_least_recently(tmp_path):
     for age, run in enumerate(runs):
         os.utime(store.folder(run), (time.time() - 1000 + age, time.time() - 1000 + age))
     store.load(runs[0])  # used just now: the newest
-    one_run = store.size(runs[0])
-    store.cap_bytes = store.total_size() - one_run  # room for all runs but one
+    store.cap_bytes = store.total_size() - store.size(runs[1])  # room for all runs but the oldest
     assert store.keep_under_cap() == [runs[1]]
     store.cap_bytes = 0
     assert set(store.keep_under_cap()) == {runs[0], runs[2], runs[3]}

@@ -6,22 +6,18 @@ Each test starts its own server on its own run store. Screenshots land in test-a
 import json
 import re
 import time
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from bench.browser import CHROMIUM, ROOT, browser_contexts, free_port, memory_mb, running_app, wait_until_idle
+from bench.browser import browser_contexts, free_port, memory_mb, running_app, wait_until_idle
+from browser_steps import (ARTIFACTS, EXCEPTION, PAST_FIRST_EPOCH, TRAINED, TRAINING, fill, needs_chromium,
+                           open_train_page)
 from explorer.datasets import MAX_SIGN_CSV_BYTES
 from explorer.run_store import CAP_ENV, STORE_ENV, RunStore
 from explorer.workspace import load_workspace
 
-ARTIFACTS = ROOT / "test-artifacts"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (.ci/run installs it)")
-EXCEPTION = "[data-testid='stException']"
-TRAINED = "is trained and is now the active model"
-TRAINING = re.compile(r"epoch \d+/200")
-PAST_FIRST_EPOCH = re.compile(r"epoch ([2-9]|\d\d+)/200")
+pytestmark = needs_chromium
 
 
 @pytest.fixture
@@ -32,19 +28,6 @@ def store(tmp_path) -> RunStore:
 
 def server_with(store: RunStore, port: int | None = None):
     return running_app(port=port, environment={STORE_ENV: str(store.root), CAP_ENV: str(store.cap_bytes / 2**20)})
-
-
-def fill(page, settings: dict[str, str]) -> None:
-    for label, value in settings.items():
-        page.get_by_label(label, exact=True).fill(value)
-        page.get_by_label(label, exact=True).press("Enter")
-    wait_until_idle(page)
-
-
-def open_train_page(page, url: str, **settings: str) -> None:
-    page.goto(f"{url}/train")
-    wait_until_idle(page)
-    fill(page, settings)
 
 
 def workspace_token(page) -> str:
