@@ -4,7 +4,7 @@
 import pandas  # noqa: F401
 import streamlit as st
 
-from explorer.memory import return_freed_memory_promptly
+from explorer.allocator import return_freed_memory_promptly
 from ui.entry import draw_frame, navigation_pages
 from ui.resources import start_background_warm_up
 

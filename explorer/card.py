@@ -46,7 +46,7 @@ class ModelCard:
 
     @property
     def seed_system(self) -> str | None:
-        return model_info(self.model_id).seed
+        return model_info(self.model_id).seed_system
 
     @property
     def corruption(self) -> str:

@@ -153,6 +153,15 @@ def _check_state(model: nn.Module, state: dict[str, torch.Tensor], name: str) ->
                               + "; ".join(problems))
 
 
+def check_image_shape(checkpoint: Checkpoint, shape: tuple[int, ...], name: str, dataset: str) -> None:
+    """Refuse images of another shape than the model was built for (channels, size), naming both."""
+    config = checkpoint.model.config
+    wanted = (config["channels"], config["size"], config["size"])
+    if tuple(shape) != wanted:
+        raise CheckpointError(f"{name} was built for {'x'.join(map(str, wanted))} images but {dataset} has "
+                              f"{'x'.join(map(str, shape))}")
+
+
 def load_checkpoint(path: str | Path) -> Checkpoint:
     weights_path, card_path = checkpoint_paths(path)
     for file in (weights_path, card_path):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .card import CONDITION_LABELS, ModelCard
-from .checkpoint import list_checkpoints, load_checkpoint, read_card, save_checkpoint
+from .checkpoint import check_image_shape, list_checkpoints, load_checkpoint, read_card, save_checkpoint
 from .corruption import parse_corruption
 from .errors import USER_ERRORS
 from .datasets import dataset_info, list_datasets, load_dataset
@@ -33,7 +33,7 @@ class CliError(Exception):
 
 
 def _models(args) -> None:
-    rows = [{"id": m.model_id, "seed": m.seed, "latent": latent_size(create_model(m.model_id)),
+    rows = [{"id": m.model_id, "seed": m.seed_system, "latent": latent_size(create_model(m.model_id)),
              "autoencoder": m.is_autoencoder, "description": m.description} for m in list_models()]
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -124,13 +124,13 @@ def _evaluate(args) -> None:
         return
     dataset = args.dataset or checkpoint.card.get("dataset", "fashion-mnist")
     test = load_dataset(dataset, need_train=False).test.subset(args.subset)
-    _check_shape(checkpoint, test.images.shape[1:])
+    check_image_shape(checkpoint, test.images.shape[1:], ModelCard(checkpoint.card).name, dataset)
     info = model_info(ModelCard(checkpoint.card).model_id)
     if info.is_autoencoder:
         result = evaluate_reconstruction(checkpoint.model, test, parse_corruption(args.noise))
         line = f"{dataset} test ({result['images']} images): MSE {result['mse']:.5f}  PSNR {result['psnr']:.2f} dB  SSIM {result['ssim']:.4f}"
     else:
-        classes = len(checkpoint.card.get("classes") or checkpoint.card.get("class_names") or [0] * 10)
+        classes = ModelCard(checkpoint.card).trained_classes
         accuracy, _, batch_accuracy = evaluate_retrieval(checkpoint.model, test, classes)
         result = {"retrieval_accuracy": accuracy, "anchor_positive_accuracy": batch_accuracy, "classes": classes,
                   "images": len(test)}
@@ -152,19 +152,11 @@ def _update_card(path: str, checkpoint) -> None:
     print(f"{card.name}: {ModelCard(checkpoint.card).headline()}; card rewritten")
 
 
-def _check_shape(checkpoint, shape: tuple[int, ...]) -> None:
-    config = checkpoint.model.config
-    wanted = (config["channels"], config["size"], config["size"])
-    if tuple(shape) != wanted:
-        raise CliError(f"{ModelCard(checkpoint.card).name} was built for {wanted[0]}x{wanted[1]}x{wanted[2]} images, "
-                       f"this dataset has {'x'.join(map(str, shape))}")
-
-
 def _embed(args) -> None:
     checkpoint = load_checkpoint(args.checkpoint)
     dataset = args.dataset or checkpoint.card.get("dataset", "fashion-mnist")
     test = load_dataset(dataset, need_train=False).test.subset(args.n)
-    _check_shape(checkpoint, test.images.shape[1:])
+    check_image_shape(checkpoint, test.images.shape[1:], ModelCard(checkpoint.card).name, dataset)
     latents = encode_all(checkpoint.model, test.as_tensor())
     started = time.perf_counter()
     coordinates = Projector(args.method, random_state=args.seed).fit_transform(latents)

@@ -1,6 +1,7 @@
 """Input corruptions for denoising: Gaussian noise and random erasing, seeded and batch-wise.
 
-Only the inputs are corrupted; the training target stays the clean image. Random erasing follows
+A denoiser's inputs are corrupted and its target is the clean image; the seed S3's own protocol
+corrupts the target too (``TrainConfig.target``). Random erasing follows
 torchvision's ``RandomErasing`` (same probability, scale, ratio and 10-attempt rule) but draws the
 boxes for a whole batch at once, so it costs a few tensor operations instead of a Python loop.
 """

@@ -22,7 +22,7 @@ FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 SIGN_LETTERS = tuple(chr(ord("A") + i) for i in range(25))
-SIGN_PIXELS = 784
+PIXELS_28X28 = 784
 GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -147,7 +147,7 @@ def _register(name: str, description: str, class_names: tuple[str, ...], locate=
     return wrap
 
 
-# --- MNIST family: IDX files, read by torchvision's own reader -----------------------------------
+# --- MNIST family: IDX files, read with numpy; torchvision only downloads them ---------------------
 
 def _idx_file(folder: Path, stem: str) -> Path | None:
     for candidate in (folder / stem, folder / f"{stem}.gz", folder / "raw" / stem, folder / "raw" / f"{stem}.gz"):
@@ -382,7 +382,7 @@ def _parse_sign_rows_fast(data: bytes) -> np.ndarray | None:
         frame = pd.read_csv(io.BytesIO(data), header=header, dtype=np.float64, engine="c")
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
         return None
-    if frame.shape[1] != SIGN_PIXELS + 1 or len(frame) == 0 or frame.isna().any().any():
+    if frame.shape[1] != PIXELS_28X28 + 1 or len(frame) == 0 or frame.isna().any().any():
         return None
     return frame.to_numpy().astype(np.int64)
 
@@ -396,12 +396,12 @@ def _parse_sign_rows_checked(data: bytes, name: str) -> np.ndarray:
     body_start = 1 if not first[0].strip().lstrip("-").isdigit() else 0
     if len(lines) <= body_start:
         raise DatasetFormatError(f"{name}: the file has a header but no image rows")
-    rows = np.empty((len(lines) - body_start, SIGN_PIXELS + 1), dtype=np.int64)
+    rows = np.empty((len(lines) - body_start, PIXELS_28X28 + 1), dtype=np.int64)
     for row_number, line in enumerate(lines[body_start:]):
         line_number = row_number + body_start + 1
         cells = line.split(",")
-        if len(cells) != SIGN_PIXELS + 1:
-            raise DatasetFormatError(f"{name}, line {line_number}: expected {SIGN_PIXELS + 1} columns "
+        if len(cells) != PIXELS_28X28 + 1:
+            raise DatasetFormatError(f"{name}, line {line_number}: expected {PIXELS_28X28 + 1} columns "
                                      f"(label + 784 pixels), found {len(cells)}")
         try:
             rows[row_number] = [int(float(cell)) for cell in cells]
@@ -520,7 +520,7 @@ def _load_mnist_sample(need_train: bool = True):
         rows = np.loadtxt(path, delimiter=",", dtype=np.float32)
     except (OSError, ValueError, EOFError) as error:
         raise DatasetFormatError(f"{path}: not the CSV of 785 columns expected ({error})") from None
-    if rows.ndim != 2 or rows.shape[1] != SIGN_PIXELS + 1:
+    if rows.ndim != 2 or rows.shape[1] != PIXELS_28X28 + 1:
         raise DatasetFormatError(f"{path}: expected 785 columns (784 pixels, then the label), found {rows.shape}")
     images = ImageSet(rows[:, :-1].reshape(-1, 1, 28, 28).round().clip(0, 255).astype(np.uint8),
                       rows[:, -1].astype(np.int64))

@@ -28,10 +28,6 @@ class SingleFlightMemo(Generic[Value]):
         with self._lock:
             return len(self._values)
 
-    def values(self) -> list[Value]:
-        with self._lock:
-            return list(self._values.values())
-
     def get(self, key: Hashable, compute: Callable[[], Value], wait: Callable[[], None] | None = None) -> Value:
         """The value for ``key``, computed by exactly one caller while the others wait for it.
 

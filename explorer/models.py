@@ -39,7 +39,7 @@ KERAS_DEFAULT_BATCH = 32
 @dataclass(frozen=True)
 class ModelInfo:
     model_id: str
-    seed: str | None
+    seed_system: str | None  # the seed document's project (S0-S4), None for ours
     description: str
     recipe: Recipe
     factory: Callable[..., nn.Module]
@@ -49,9 +49,9 @@ class ModelInfo:
 _REGISTRY: Registry[ModelInfo] = Registry("model", ModelConfigError)
 
 
-def register(model_id: str, seed: str | None, description: str, recipe: Recipe, is_autoencoder: bool = True):
+def register(model_id: str, seed_system: str | None, description: str, recipe: Recipe, is_autoencoder: bool = True):
     def wrap(cls: type[nn.Module]) -> type[nn.Module]:
-        _REGISTRY.add(model_id, ModelInfo(model_id, seed, description, recipe, cls, is_autoencoder))
+        _REGISTRY.add(model_id, ModelInfo(model_id, seed_system, description, recipe, cls, is_autoencoder))
         cls.model_id = model_id
         return cls
 
@@ -266,16 +266,8 @@ class _ResidualBlock(nn.Module):
 class ResidualAutoencoder(Autoencoder):
     """Stronger than every seed at <= 128-d: residual blocks keep detail, the loss optimises SSIM itself.
 
-    The residual blocks and the dense bottleneck work on 14x14 maps: an epoch stays affordable on a
-    laptop CPU, and the bottleneck still sees where each edge is. A first design pooled to 7x7 with
-    twice the channels; on a short trial (5 epochs, 12,000 images) it scored 0.842 SSIM against
-    0.877 for this one at nearly the same cost, though at full length the gap closed to 0.9448
-    (18 epochs) against 0.9461 (16 epochs, 13 min).
-
-    Its limit at 128-d is memorising: 0.955 on training images against 0.946 on test. Mirroring half
-    of each batch and weight decay 0.05 narrow that gap (bf16: 0.9468 plain in 23 epochs; in 20, 0.9478
-    mirrored, 0.9484 with decay, 0.9489 at a 5e-3 peak rate). Dropout 0.1 before the bottleneck made
-    it worse (float32, 16 epochs: 0.9447 against 0.9461).
+    The blocks and the bottleneck work on 14x14 maps, affordable on a laptop CPU; how the design and its
+    recipe were chosen: checkpoints/README.md.
     """
 
     def __init__(self, channels: int = 1, size: int = 28, latent_dim: int = 128, width: int = 32):

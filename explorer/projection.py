@@ -22,14 +22,10 @@ from typing import Callable
 import numpy as np
 
 METHODS = ("pca", "tsne", "umap")
-# Measured on 5,000 Fashion-MNIST latents: 1.8x faster than openTSNE's defaults at equal quality
-# (kNN accuracy in the map 0.804 vs 0.802, trustworthiness 0.9705 vs 0.9714). The KL divergence is
-# flat after ~50 exaggerated iterations, and Barnes-Hut at theta 0.8 keeps the same neighbourhoods.
+# t-SNE settings as fast as openTSNE's defaults are good, at 1.8x the speed (measured: bench/README.md).
 TSNE_SCHEDULE = {"theta": 0.8, "early_exaggeration_iter": 125, "n_iter": 400}
-# Above this many points, t-SNE runs on the latents' first 50 principal components with FFT gradients
-# and 150 main iterations. All 70,000 Fashion-MNIST latents: 29.9 s (was 69 s), of which exact
-# neighbours 10.8 s (Annoy took 22.6); 5-NN accuracy on the map's first 10,000 points 0.826, as after
-# 400 main iterations. 32 components would save 2.7 s and cost 0.7 points of that accuracy.
+# Above this many points: the latents' first 50 principal components, FFT gradients, 150 main iterations
+# (all 70,000 Fashion-MNIST latents in ~30 s instead of 69 s, equally good: bench/README.md).
 LARGE_MAP = 10_000
 LARGE_TSNE_SCHEDULE = {"negative_gradient_method": "fft", "early_exaggeration_iter": 125, "n_iter": 150}
 LARGE_TSNE_DIMENSIONS = 50

@@ -96,7 +96,7 @@ def train_checkpoint(request: TrainingRequest, out: str = "checkpoint",
     trained_classes = request.classes or len(splits.class_names)
     steps_per_epoch = config.steps_per_epoch if config.loss == "anchor-positive" else -(-len(splits.train) // config.batch_size)
     card = make_card(
-        model, name=request.name or out.rsplit("/", 1)[-1], seed_system=info.seed, description=info.description,
+        model, name=request.name or out.rsplit("/", 1)[-1], seed_system=info.seed_system, description=info.description,
         dataset=splits.name, class_names=list(splits.class_names),
         split={"val_fraction": 0.1, "seed": request.seed, "subset": request.subset, "train": len(splits.train),
                "val": len(splits.val), "test": len(splits.test)},

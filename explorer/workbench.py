@@ -46,7 +46,7 @@ class MapResult:
     projector: Projector
     seconds: float
     quality: dict[str, float] | None = None
-    views: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_VIEWS_PER_MAP), repr=False)
+    derived: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_VIEWS_PER_MAP), repr=False)
 
     def grid_positions(self, density: int) -> np.ndarray:
         """``density`` x ``density`` map positions spanning the points, row by row from the top left."""
@@ -61,8 +61,8 @@ class Workbench:
     model: nn.Module
     pool: ImageSet
     class_names: tuple[str, ...]
-    _grown_values: dict = field(default_factory=dict, repr=False)
-    _grown_locks: dict = field(default_factory=lambda: {"latents": threading.Lock(), "ssim": threading.Lock()},
+    _per_image_values: dict = field(default_factory=dict, repr=False)
+    _per_image_locks: dict = field(default_factory=lambda: {"latents": threading.Lock(), "ssim": threading.Lock()},
                                repr=False)
     _figures: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_CACHED_FIGURES), repr=False)
     _sprites: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_SPRITE_SETS), repr=False)
@@ -92,23 +92,23 @@ class Workbench:
     def _count(self, count: int | None) -> int:
         return len(self.pool) if count is None else min(count, len(self.pool))
 
-    def _grown(self, name: str, count: int, compute: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    def _per_image(self, name: str, count: int, compute: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """The first ``count`` values of a per-image quantity, computing only those not known yet.
 
         A 2,000-point map followed by a 10,000-point one encodes each image once, and sessions asking
         at the same moment wait for one computation.
         """
-        with self._grown_locks[name]:
-            known = self._grown_values.get(name)
+        with self._per_image_locks[name]:
+            known = self._per_image_values.get(name)
             start = 0 if known is None else len(known)
             if start < count:
                 fresh = compute(np.arange(start, count))
                 known = fresh if known is None else np.concatenate([known, fresh])
-                self._grown_values[name] = known
+                self._per_image_values[name] = known
             return known[:count]
 
     def latents(self, count: int | None = None) -> np.ndarray:
-        return self._grown("latents", self._count(count),
+        return self._per_image("latents", self._count(count),
                            lambda indices: encode_all(self.model, self.pool.take(indices).as_tensor()))
 
     def ssim_scores(self, count: int | None = None) -> np.ndarray:
@@ -116,7 +116,7 @@ class Workbench:
         count = self._count(count)
         if not self.can_decode:
             return np.full(count, np.nan)
-        return self._grown("ssim", count, lambda indices: ssim(
+        return self._per_image("ssim", count, lambda indices: ssim(
             self.pool.take(indices).as_tensor(), self.decode(self.latents(indices[-1] + 1)[indices])).numpy())
 
     def reconstruct(self, indices: np.ndarray, corruption: Corruption | None = None,
@@ -208,14 +208,14 @@ class Workbench:
         def compute() -> Trail:
             corrupted = self.encode(corrupt(self.images(followed), corruption, seed))
             # 2 s on a 70,000-point map, and the same for every noise level: kept with the map.
-            unit = result.views.get("neighbour distance", lambda: typical_neighbour_distance(self.latents(count)))
+            unit = result.derived.get("neighbour distance", lambda: typical_neighbour_distance(self.latents(count)))
             return follow_corruption(self.latents(count), self.labels(count), result.coordinates, result.projector,
                                      corrupted, unit)
-        return result.views.get(("trail", corruption, seed, followed), compute)
+        return result.derived.get(("trail", corruption, seed, followed), compute)
 
     def decoded_grid(self, result: MapResult, density: int) -> torch.Tensor:
         """Images decoded at ``density`` x ``density`` map positions (see ``MapResult.grid_positions``)."""
-        return result.views.get(("grid", density), lambda: self.decode(
+        return result.derived.get(("grid", density), lambda: self.decode(
             result.projector.inverse_transform(result.grid_positions(density))))
 
     def path_on_map(self, result: MapResult, first: int, second: int, steps: int) -> np.ndarray:

@@ -4,17 +4,19 @@ import streamlit as st
 
 from explorer.card import CONDITION_LABELS, ModelCard
 from explorer.corruption import parse_corruption
+from explorer.runs import S3_CORRUPTIONS
 from explorer.workbench import MapResult, Workbench
 from ui.controls import LINKED, share_link
 from ui.maps import CLASS_COLOURS, class_map
 from ui.display import image_row, markdown_table
 from ui.entry import start_page
-from ui.models import require_decoder
+from ui.active_model import require_decoder
 from ui.resources import cards, shipped_workbench
 from ui.upload import uploaded_image
 
 start_page("pages/experiments.py")
 share_link()
+shipped = {name: ModelCard(data) for name, data in cards().items()}
 
 
 def loss_table_and_curves(models: dict[str, ModelCard]) -> None:
@@ -51,7 +53,7 @@ def protocols_side_by_side(denoising: list[str], seeds_protocol: list[str]) -> N
     by_corruption = {}
     for protocol, names in (("denoising", denoising), ("seed's", seeds_protocol)):
         for name in names:
-            card = ModelCard(cards()[name])
+            card = shipped[name]
             row = by_corruption.setdefault(CONDITION_LABELS.get(card.corruption, card.corruption), {})
             row[f"test loss as trained, {protocol}"] = card.metrics.get("test_loss")
             row[f"SSIM on its inputs, {protocol}"] = card.ssim(card.corruption)
@@ -76,7 +78,7 @@ def comparison(system: str, title: str, names: list[str], caption: str) -> None:
     """SSIM table from the cards, reconstructions side by side and t-SNE small multiples."""
     st.header(title)
     st.caption(caption)
-    models = {name: ModelCard(cards()[name]) for name in names}
+    models = {name: shipped[name] for name in names}
     rows = {card.name: {text: card.ssim(condition) for condition, text in CONDITION_LABELS.items()}
             for card in models.values()}
     st.markdown(markdown_table(rows, bold_best=True))
@@ -102,19 +104,18 @@ def comparison(system: str, title: str, names: list[str], caption: str) -> None:
                  "state 307, 1,000 images)", key=f"tsne_{system}", **LINKED):
         columns = st.columns(3)
         for position, name in enumerate(names):
-            bench = shipped_workbench(name)
+            workbench = shipped_workbench(name)
             with st.spinner(f"t-SNE for {models[name].name}..."):
-                result = bench.project("tsne", {"perplexity": 30.0}, 1000, random_state=307,
+                result = workbench.project("tsne", {"perplexity": 30.0}, 1000, random_state=307,
                                        corruption=parse_corruption(models[name].corruption))
-            figure = result.views.get(("small multiple", position == 0), lambda: small_multiple(
-                result, bench, models[name].name, legend=position == 0))
+            figure = result.derived.get(("small multiple", position == 0), lambda: small_multiple(
+                result, workbench, models[name].name, legend=position == 0))
             columns[position % 3].plotly_chart(figure, width="stretch", key=f"tsne-{name}")
 
 
-order = ["clean", "gaussian:0.01", "gaussian:0.1", "gaussian:0.5", "gaussian:1", "erasing:0.5"]
-shipped = {name: ModelCard(data) for name, data in cards().items()}
 s3_runs = sorted((n for n, c in shipped.items() if c.model_id == "s3-anello" and c.dataset == "fashion-mnist"),
-                 key=lambda n: order.index(shipped[n].corruption) if shipped[n].corruption in order else len(order))
+                 key=lambda n: S3_CORRUPTIONS.index(shipped[n].corruption) if shipped[n].corruption in S3_CORRUPTIONS
+                 else len(S3_CORRUPTIONS))
 s3 = [n for n in s3_runs if shipped[n].target == "clean"]
 s3_seed = [n for n in s3_runs if shipped[n].corruption == "clean" or shipped[n].target == "corrupted"]
 s1 = sorted(n for n, c in shipped.items() if c.seed_system == "S1" and c.dataset == "fashion-mnist")
@@ -135,16 +136,16 @@ if not (s1 or s3):
     st.warning("No shipped S1 or S3 checkpoints were found in checkpoints/.")
 
 st.header("Your own image")
-bench = require_decoder()
-image = uploaded_image("Any image (any size, colour or grey)", bench.pool.images.shape[1], bench.pool.images.shape[2])
+workbench = require_decoder()
+image = uploaded_image("Any image (any size, colour or grey)", workbench.pool.images.shape[1], workbench.pool.images.shape[2])
 if image is not None:
-    latent = bench.encode(image)
-    reconstruction = bench.decode(latent)
+    latent = workbench.encode(image)
+    reconstruction = workbench.decode(latent)
     image_row(image, ["as the model sees it"], width=140)
     image_row(reconstruction, ["reconstruction"], width=140)
-    result = bench.project("pca", {}, 2000)
+    result = workbench.project("pca", {}, 2000)
     placed = result.projector.transform(latent)[0]
-    figure = class_map(result.coordinates, bench.labels(2000), bench.class_names, bench.ssim_scores(2000), height=420)
+    figure = class_map(result.coordinates, workbench.labels(2000), workbench.class_names, workbench.ssim_scores(2000), height=420)
     figure.add_scatter(x=[placed[0]], y=[placed[1]], mode="markers", name="your image",
                        marker=dict(size=18, symbol="star", color="black", line=dict(color="white", width=2)))
     st.plotly_chart(figure, width="stretch")

@@ -2,7 +2,7 @@ import streamlit as st
 
 from ui.display import image_row
 from ui.entry import start_page
-from ui.models import active_card, active_workbench
+from ui.active_model import active_card, active_workbench
 
 start_page("pages/home.py")
 st.markdown(
@@ -13,7 +13,7 @@ st.markdown(
     "Open **Corrupt & reconstruct** to add noise, **Latent space** to lasso a cluster and decode any point, "
     "**Experiments** for the S3 denoising comparison, or **Train** to train a model of your own.")
 
-bench = active_workbench()
+workbench = active_workbench()
 card = active_card()
 st.subheader(card.name)
 if card.can_decode and card.ssim() is not None:
@@ -22,13 +22,13 @@ if card.can_decode and card.ssim() is not None:
     columns[0].metric("Test SSIM", f"{clean['ssim']:.3f}")
     columns[1].metric("Test PSNR", f"{clean['psnr']:.1f} dB")
     columns[2].metric("Test MSE", f"{clean['mse']:.4f}")
-    columns[3].metric("Latent size", f"{bench.latents(1).shape[1]}")
+    columns[3].metric("Latent size", f"{workbench.latents(1).shape[1]}")
     st.caption(f"Measured on {clean['images']:,} {card.dataset} test images; "
                f"trained {card.training.get('epochs_run', '?')} epochs "
                f"in {card.training.get('seconds', 0) / 60:.1f} min.")
-    _, outputs, scores = bench.reconstruct(range(8))
+    _, outputs, scores = workbench.reconstruct(range(8))
     st.write("Test images (top) and their reconstructions (bottom):")
-    image_row(bench.originals(range(8)))
+    image_row(workbench.originals(range(8)))
     image_row(outputs, [f"SSIM {s:.2f}" for s in scores["ssim"]])
 elif card.retrieval_accuracy:
     columns = st.columns(len(card.retrieval_accuracy))

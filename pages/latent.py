@@ -9,14 +9,14 @@ from ui.display import encoded, image_row
 from ui.entry import start_page
 from ui.hover import hover_images
 from ui.maps import add_grid_behind, add_path, add_trail, class_map
-from ui.models import active_ref, active_workbench, has_whole_dataset
+from ui.active_model import active_ref, active_workbench, has_whole_dataset
 from ui.resources import whole_dataset_workbench
 
 start_page("pages/latent.py")
-bench = active_workbench()
+workbench = active_workbench()
 ref = active_ref()
 whole_dataset_available = has_whole_dataset(ref)
-decodes = bench.can_decode
+decodes = workbench.can_decode
 METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 TRAIL, GRID, PATH = "Corruption trail", "Decoded grid", "Interpolation path"
 
@@ -33,10 +33,10 @@ with st.sidebar:
     if whole_dataset_available and st.toggle("All images (train + test)", key="all_images", **LINKED,
                                              help="Fashion-MNIST: 70,000 images. The first 10,000 are the test "
                                                   "split, as without this switch."):
-        bench = whole_dataset_workbench(ref.key)
-    sizes = sorted({1000, 2000, 5000, 10000, len(bench.pool)} - {n for n in (5000, 10000) if n > len(bench.pool)})
+        workbench = whole_dataset_workbench(ref.key)
+    sizes = sorted({1000, 2000, 5000, 10000, len(workbench.pool)} - {n for n in (5000, 10000) if n > len(workbench.pool)})
     keep_valid("points", lambda value: value in sizes, 2000)
-    count = min(st.select_slider("Points", sizes, 2000, key="points", **LINKED), len(bench.pool))
+    count = min(st.select_slider("Points", sizes, 2000, key="points", **LINKED), len(workbench.pool))
     random_state = st.number_input("Random state", 0, 10_000, 0, key="random_state", **LINKED)
 for index_key in ("from", "to", "query"):
     keep_valid(index_key, lambda value: value < count, count - 1)
@@ -69,11 +69,11 @@ if PATH in layers:
                  ends[1].number_input("to image", 0, count - 1, min(1, count - 1), key="to", **LINKED))
 
 progress_place = st.empty()
-result = bench.project(method, params, count, random_state, lambda fraction, stage: progress_place.progress(
+result = workbench.project(method, params, count, random_state, lambda fraction, stage: progress_place.progress(
     fraction, f"Computing the {METHOD_NAMES[method]} map of {count:,} latents: {stage}"))
 progress_place.empty()
 coordinates = result.coordinates
-trail = bench.trail(result, *trail_settings) if trail_settings else None
+trail = workbench.trail(result, *trail_settings) if trail_settings else None
 if trail is not None:
     figures = st.columns(4)
     figures[0].metric("Mean shift in latent space", f"{trail.latent_shift:.2f}",
@@ -94,7 +94,7 @@ def stored_selection() -> np.ndarray:
     """The images selected on any map of this page (or named by the link), kept across method switches."""
     if "map_selection" not in st.session_state:
         try:
-            st.session_state["map_selection"] = indices_from_text(st.query_params.get("selection", ""), len(bench.pool))
+            st.session_state["map_selection"] = indices_from_text(st.query_params.get("selection", ""), len(workbench.pool))
         except ValueError as error:
             st.warning(f"The link's selection was ignored: {error}.")
             st.session_state["map_selection"] = np.array([], dtype=np.int64)
@@ -112,19 +112,19 @@ def store_selection(indices: np.ndarray) -> None:
 
 def grid_picture() -> np.ndarray:
     density = grid_settings[0]
-    return result.views.get(("grid picture", density), lambda: tile(bench.decoded_grid(result, density), density))
+    return result.derived.get(("grid picture", density), lambda: tile(workbench.decoded_grid(result, density), density))
 
 
 def map_figure(selection: np.ndarray, picture: np.ndarray | None):
     """The map with its layers, built once per map, selection and layer settings (kept with the map)."""
-    figure = class_map(coordinates, bench.labels(count), bench.class_names, bench.ssim_scores(count), selection,
+    figure = class_map(coordinates, workbench.labels(count), workbench.class_names, workbench.ssim_scores(count), selection,
                        faded=trail is not None)
     if trail is not None:
         add_trail(figure, trail)
     if picture is not None and not grid_settings[1]:
         add_grid_behind(figure, picture, result.grid_positions(grid_settings[0]), grid_settings[0])
     if path_ends:
-        add_path(figure, bench.path_on_map(result, int(path_ends[0]), int(path_ends[1]), 8))
+        add_path(figure, workbench.path_on_map(result, int(path_ends[0]), int(path_ends[1]), 8))
     return figure
 
 
@@ -136,7 +136,7 @@ def map_with_selection() -> None:
     selection is then cleared (a new key), so the stored one is the only one shown."""
     selection = stored_selection()
     picture = grid_picture() if grid_settings else None
-    figure = result.views.get(("figure", indices_to_text(selection), trail_settings, grid_settings, path_ends),
+    figure = result.derived.get(("figure", indices_to_text(selection), trail_settings, grid_settings, path_ends),
                               lambda: map_figure(selection, picture))
     chart, beside = st.columns([2, 1]) if grid_settings and grid_settings[1] else (st.container(), None)
     event = chart.plotly_chart(figure, on_select="rerun", selection_mode=("points", "box", "lasso"), width="stretch",
@@ -159,7 +159,7 @@ def show_selection(selection: np.ndarray) -> None:
                    "stays when you switch between PCA, t-SNE and UMAP, and travels in the link.")
         return
     shown = selection[:40]
-    counts = class_counts(bench.labels()[selection], bench.class_names)
+    counts = class_counts(workbench.labels()[selection], workbench.class_names)
     summary, clear = st.columns([5, 1])
     summary.write(f"**{len(selection)} images selected** - " + ", ".join(f"{name}: {n}" for name, n in counts.items()))
     if clear.button("Clear selection"):
@@ -167,20 +167,20 @@ def show_selection(selection: np.ndarray) -> None:
         st.rerun(scope="fragment")
     st.caption(f"Originals{' and reconstructions' if decodes else ''} of the first {len(shown)} "
                "(captions are image indices, for the neighbour and interpolation boxes)")
-    image_row(bench.originals(shown), [str(i) for i in shown], width=56)
+    image_row(workbench.originals(shown), [str(i) for i in shown], width=56)
     if decodes:
-        image_row(bench.reconstruct(shown)[1], width=56)
+        image_row(workbench.reconstruct(shown)[1], width=56)
 
 
 map_with_selection()
-hover_images(bench, count)  # outside the fragment: a lasso's rerun does not send the sprites again
+hover_images(workbench, count)  # outside the fragment: a lasso's rerun does not send the sprites again
 if path_ends:
     st.caption(f"Interpolation from image {path_ends[0]} to image {path_ends[1]}: the dotted line on the map passes "
                "through where each step's latent falls")
-    image_row(bench.interpolate(int(path_ends[0]), int(path_ends[1]), 8), [f"{t:.2f}" for t in np.linspace(0, 1, 8)],
+    image_row(workbench.interpolate(int(path_ends[0]), int(path_ends[1]), 8), [f"{t:.2f}" for t in np.linspace(0, 1, 8)],
               width=64)
 
-quality = bench.map_quality(result)
+quality = workbench.map_quality(result)
 columns = st.columns(4)
 columns[0].metric("kNN accuracy, latent space", f"{quality['knn_latent']:.1%}", help="5-NN, 5-fold cross-validated")
 columns[1].metric("kNN accuracy, 2-D map", f"{quality['knn_map']:.1%}")
@@ -190,8 +190,8 @@ columns[3].metric("Map computed in", f"{result.seconds:.1f} s")
 
 def coordinates_csv() -> bytes:
     """Built when the button is pressed, not on every rerun."""
-    return pd.DataFrame({"x": coordinates[:, 0], "y": coordinates[:, 1], "label": bench.labels(count),
-                         "class": [bench.class_names[c] for c in bench.labels(count)],
+    return pd.DataFrame({"x": coordinates[:, 0], "y": coordinates[:, 1], "label": workbench.labels(count),
+                         "class": [workbench.class_names[c] for c in workbench.labels(count)],
                          "index": np.arange(count)}).to_csv(index=False).encode()
 
 
@@ -202,10 +202,10 @@ with left:
     st.subheader("Nearest neighbours")
     query = st.number_input("Image index", 0, count - 1, 0, key="query", **LINKED)
     k = st.slider("Neighbours", 4, 16, 8, key="neighbours", **LINKED)
-    neighbours, distances = bench.neighbours(int(query), k, count)
-    image_row(bench.originals([query]), ["query"], width=72)
-    image_row(bench.originals(neighbours),
-              [f"{bench.class_names[bench.labels()[i]]} d={d:.2f}" for i, d in zip(neighbours, distances)], width=72)
+    neighbours, distances = workbench.neighbours(int(query), k, count)
+    image_row(workbench.originals([query]), ["query"], width=72)
+    image_row(workbench.originals(neighbours),
+              [f"{workbench.class_names[workbench.labels()[i]]} d={d:.2f}" for i, d in zip(neighbours, distances)], width=72)
     st.caption("Distances are in the model's latent space" + ("" if decodes else " (cosine)") + ", not on the 2-D map.")
 
 with right:
@@ -219,7 +219,7 @@ with right:
         up = st.slider("Up the map (bottom to top)", 0.0, 1.0, 0.5, 0.01, key="decode_y", **LINKED)
         low, high = coordinates.min(0), coordinates.max(0)
         location = low + np.array([across, up]) * (high - low)
-        decoded = result.views.get(("decoded at", across, up), lambda: bench.decode(
+        decoded = result.derived.get(("decoded at", across, up), lambda: workbench.decode(
             result.projector.inverse_transform(location[None])))
         image_row(decoded, [f"decoded at ({location[0]:.1f}, {location[1]:.1f})"], width=140)
 
@@ -227,9 +227,9 @@ if st.toggle("S4's view: PCA and t-SNE side by side", key="side_by_side", **LINK
     pair = st.columns(2)
     for column, side_method in zip(pair, ("pca", "tsne")):
         with column, st.spinner(f"{METHOD_NAMES[side_method]}..."):
-            side = bench.project(side_method, {"perplexity": 30.0} if side_method == "tsne" else {}, count, random_state)
+            side = workbench.project(side_method, {"perplexity": 30.0} if side_method == "tsne" else {}, count, random_state)
             selection = stored_selection()
-            figure = side.views.get(("figure", indices_to_text(selection), "side by side"), lambda: class_map(
-                side.coordinates, bench.labels(count), bench.class_names, bench.ssim_scores(count), selection, 420,
+            figure = side.derived.get(("figure", indices_to_text(selection), "side by side"), lambda: class_map(
+                side.coordinates, workbench.labels(count), workbench.class_names, workbench.ssim_scores(count), selection, 420,
                 METHOD_NAMES[side_method]))
             st.plotly_chart(figure, width="stretch", key=f"side-{side_method}")

@@ -5,45 +5,45 @@ import streamlit as st
 from ui.controls import LINKED, corruption_controls, keep_valid, share_link
 from ui.display import image_columns, image_row
 from ui.entry import start_page
-from ui.models import active_card, active_ref, card_for, labels_of, model_refs, require_decoder, workbench_for
+from ui.active_model import active_card, active_ref, card_for, labels_of, model_refs, require_decoder, workbench_for
 
 start_page("pages/reconstruct.py")
-bench = require_decoder()
+workbench = require_decoder()
 share_link()
 
 controls, view = st.columns([1, 3])
 with controls:
     corruption, seed = corruption_controls()
-    keep_valid("classes", lambda chosen: all(c < len(bench.class_names) for c in chosen), [])
+    keep_valid("classes", lambda chosen: all(c < len(workbench.class_names) for c in chosen), [])
     count = st.slider("Images in the grid", 4, 24, 12, 4, key="grid_images", **LINKED)
-    chosen = st.multiselect("Classes", list(range(len(bench.class_names))), format_func=lambda c: bench.class_names[c],
+    chosen = st.multiselect("Classes", list(range(len(workbench.class_names))), format_func=lambda c: workbench.class_names[c],
                             help="Empty = all classes", key="classes", **LINKED)
     subset = st.select_slider("Images for the mean figures", [500, 1000, 2000, 5000, 10000], 1000, key="mean_images",
                               **LINKED)
-pool_labels = bench.labels()
+pool_labels = workbench.labels()
 candidates = np.flatnonzero(np.isin(pool_labels, chosen)) if chosen else np.arange(len(pool_labels))
 indices = candidates[:count]
 
 with view:
-    inputs, outputs, scores = bench.reconstruct(indices, corruption, seed)
-    summary = bench.quality(subset, corruption, seed)
+    inputs, outputs, scores = workbench.reconstruct(indices, corruption, seed)
+    summary = workbench.quality(subset, corruption, seed)
     metrics = st.columns(3)
     metrics[0].metric(f"Mean SSIM ({subset:,} images)", f"{summary['ssim']:.3f}")
     metrics[1].metric("Mean PSNR", f"{summary['psnr']:.2f} dB")
     metrics[2].metric("Mean MSE", f"{summary['mse']:.4f}")
-    names = [bench.class_names[pool_labels[i]] for i in indices]
+    names = [workbench.class_names[pool_labels[i]] for i in indices]
     st.caption("Each column: the original, the corrupted input, the reconstruction; below, the class and the "
                "reconstruction's SSIM")
-    image_columns([(bench.originals(indices), None), (inputs, None),
+    image_columns([(workbench.originals(indices), None), (inputs, None),
                    (outputs, [f"{name} {s:.3f}" for name, s in zip(names, scores["ssim"])])])
 
     if st.toggle("Show the worst and best reconstructions", key="extremes", **LINKED):
-        subset_ssim = bench.scores(subset, corruption, seed)["ssim"]
+        subset_ssim = workbench.scores(subset, corruption, seed)["ssim"]
         order = np.argsort(subset_ssim)
         for title, picked in (("Worst", order[:8]), ("Best", order[-8:][::-1])):
             st.caption(f"{title} 8 of {len(subset_ssim):,} (original, input, reconstruction)")
-            picked_inputs, picked_outputs = bench.reconstruct_scored(subset, picked, corruption, seed)
-            image_row(bench.originals(picked))
+            picked_inputs, picked_outputs = workbench.reconstruct_scored(subset, picked, corruption, seed)
+            image_row(workbench.originals(picked))
             if corruption is not None:
                 image_row(picked_inputs)
             image_row(picked_outputs, [f"{subset_ssim[i]:.3f}" for i in picked])
@@ -70,4 +70,4 @@ def sweep_figure() -> go.Figure:
     return figure
 
 
-st.plotly_chart(bench.derived(("noise sweep", sweep_kind, tuple(others), seed), sweep_figure), width="stretch")
+st.plotly_chart(workbench.derived(("noise sweep", sweep_kind, tuple(others), seed), sweep_figure), width="stretch")

@@ -8,7 +8,7 @@ from ui.controls import LINKED, keep_valid, share_link
 from ui.display import image_row
 from ui.entry import start_page
 from ui.maps import CLASS_COLOURS
-from ui.models import card_for, labels_of, model_refs, workbench_for
+from ui.active_model import card_for, labels_of, model_refs, workbench_for
 from ui.upload import uploaded_image
 
 start_page("pages/similarity.py")
@@ -25,30 +25,30 @@ ten_classes = max(embedding_models, key=lambda ref: card_for(ref).trained_classe
 keep_valid("embedding", lambda chosen: chosen in embedding_models, ten_classes)
 ref = st.selectbox("Embedding model", embedding_models, index=embedding_models.index(ten_classes),
                    format_func=labels_of(embedding_models), key="embedding", **LINKED)
-bench = workbench_for(ref)
+workbench = workbench_for(ref)
 card = card_for(ref)
 
 query_side, result_side = st.columns([1, 3])
 with query_side:
     source = st.radio("Query", ["A test image", "Upload an image"], horizontal=True, key="query_source", **LINKED)
     if source == "A test image":
-        keep_valid("query_image", lambda chosen: chosen < len(bench.pool), 0)
-        index = st.number_input("Test image index", 0, len(bench.pool) - 1, 0, key="query_image", **LINKED)
-        query_image = bench.originals([index])
+        keep_valid("query_image", lambda chosen: chosen < len(workbench.pool), 0)
+        index = st.number_input("Test image index", 0, len(workbench.pool) - 1, 0, key="query_image", **LINKED)
+        query_image = workbench.originals([index])
         exclude = int(index)
     else:
-        query_image = uploaded_image("Image (PNG, JPEG, ...)", *bench.pool.images.shape[1:3])
+        query_image = uploaded_image("Image (PNG, JPEG, ...)", *workbench.pool.images.shape[1:3])
         if query_image is None:
             st.stop()
         exclude = None
     image_row(query_image, ["query, as the model sees it"], width=120)
     k = st.slider("Results", 4, 24, 12, key="results", **LINKED)
 
-neighbours, distances = bench.similar(query_image, k, exclude)
+neighbours, distances = workbench.similar(query_image, k, exclude)
 with result_side:
-    labels = bench.labels()
-    image_row(bench.originals(neighbours),
-              [f"{bench.class_names[labels[i]]} · {1 - d:.3f}" for i, d in zip(neighbours, distances)], width=80)
+    labels = workbench.labels()
+    image_row(workbench.originals(neighbours),
+              [f"{workbench.class_names[labels[i]]} · {1 - d:.3f}" for i, d in zip(neighbours, distances)], width=80)
     st.caption("Caption: class · cosine similarity to the query.")
 
 def confusion_figure(confusion: np.ndarray, names: list[str]) -> go.Figure:
@@ -64,16 +64,16 @@ st.caption(f"{card.name}, on its test images: each test image queries all others
 class_counts = [n for n in RETRIEVAL_CLASS_COUNTS if n <= card.trained_classes] or [card.trained_classes]
 columns = st.columns(len(class_counts))
 for column, class_count in zip(columns, class_counts):
-    accuracy, confusion, batch_accuracy = bench.retrieval(
+    accuracy, confusion, batch_accuracy = workbench.retrieval(
         class_count, lambda: st.spinner(f"Measuring retrieval on {class_count} classes..."))
-    names = list(bench.class_names[:class_count])
+    names = list(workbench.class_names[:class_count])
     pair = column.columns(2)
     pair[0].metric(f"{class_count} classes: retrieval", f"{accuracy:.1%}",
                    help="Top-1: the most similar of all other test images has the query's class")
     pair[1].metric("the seed's batch accuracy", f"{batch_accuracy:.1%}",
                    help="S2's own measure: in a batch of one anchor and one positive per class, the anchor's most "
                         "similar positive is its own class (mean of 500 random test batches)")
-    column.plotly_chart(bench.derived(("confusion figure", class_count), lambda: confusion_figure(confusion, names)),
+    column.plotly_chart(workbench.derived(("confusion figure", class_count), lambda: confusion_figure(confusion, names)),
                         width="stretch")
 
 st.subheader("The seed's epoch sweep")
@@ -96,7 +96,7 @@ def sweep_figure() -> go.Figure:
 
 
 if sweep:
-    st.plotly_chart(bench.derived(("epoch sweep", tuple(sweep)), sweep_figure), width="stretch")
+    st.plotly_chart(workbench.derived(("epoch sweep", tuple(sweep)), sweep_figure), width="stretch")
     st.caption("Each line is one shipped S2 checkpoint's top-1 retrieval accuracy on its validation images after "
                "every epoch, so the seed's sweep of 15 to 75 epochs reads off one run per class count (the batch "
                "accuracy above is measured on the kept weights only). Stars: the seed's batch accuracy at epoch "

@@ -13,7 +13,7 @@ from explorer.runs import QUICK_METRIC_STEPS, S3_CORRUPTIONS, SEED_PRESETS, Trai
 from explorer.training import SCHEDULES
 from ui.display import image_row
 from ui.entry import start_page
-from ui.jobs import POLL_SECONDS, cancel_my_run, my_run, status_line, stop_my_run, submit
+from ui.training_run import POLL_SECONDS, cancel_my_run, my_run, status_line, stop_my_run, submit
 from ui.resources import run_store, stored_card
 from ui.upload import upload_checkpoint_form
 from ui.workspace import save, workspace
@@ -82,7 +82,7 @@ with st.expander("Reproduce a seed in one click", expanded=True):
 left, right = st.columns(2)
 with left:
     model_id = st.selectbox("Model", list(MODELS), key=remembered("train_model"), on_change=apply_model_recipe,
-                            format_func=lambda m: f"{MODELS[m].seed or 'ours'} · {m}")
+                            format_func=lambda m: f"{MODELS[m].seed_system or 'ours'} · {m}")
     st.caption(MODELS[model_id].description)
     dataset = st.selectbox("Dataset", list(DATASETS), key=remembered("train_dataset"),
                            format_func=lambda d: f"{d} - {DATASETS[d].description}")

@@ -88,7 +88,7 @@ def test_worst_and_best_reconstructions_show_their_scores():
 
 def test_a_link_opens_a_prepared_lesson():
     """A teacher's link: another model, t-SNE on 5,000 points, the noise trail at sigma 0.5, a selection."""
-    from ui.models import label
+    from ui.active_model import label
 
     chosen = ModelRef("shipped", "s3-anello-fashion-gaussian-0-5")
     app = open_link("pages/latent.py", points="5000", method="t-SNE", layers="Corruption trail", sigma="0.5",
@@ -110,7 +110,7 @@ def open_link(page: str, **params: str) -> AppTest:
 
 
 def test_the_corruption_trail_drifts_further_with_stronger_noise_and_less_for_a_denoiser():
-    from ui.models import label
+    from ui.active_model import label
 
     def shift(model: str, sigma: float) -> float:
         app = open_link("pages/latent.py", layers="Corruption trail", sigma=str(sigma),
@@ -160,7 +160,7 @@ def finish_run(app: AppTest, timeout: float = 240) -> AppTest:
 
 def active_card(app: AppTest) -> dict:
     """The card of the session's active model, which must be one of its workspace's."""
-    ref = app.session_state["active_model"]
+    ref = app.session_state["model_choice"]
     assert ref.source != "shipped" and ref.key in workspace_of(app).runs
     return run_store().card(ref.key)
 
@@ -173,7 +173,7 @@ def test_tiny_training_run_becomes_the_active_model():
     app = _train_tiny(open_page("pages/train.py"), every_option=True)
     assert_clean(app)
     card = active_card(app)
-    assert card["name"] == "tiny digits" and app.session_state["active_model"].source == "trained"
+    assert card["name"] == "tiny digits" and app.session_state["model_choice"].source == "trained"
     training = card["training"]
     assert training["precision"] == "bf16" and training["flip"] is True and training["weight_decay"] == 0.01
     assert card["command"].startswith("python -m explorer train --model s4-conv-392 --dataset digits")
@@ -224,7 +224,7 @@ def _upload(app: AppTest, weights: bytes, card: bytes) -> AppTest:
 def test_good_upload_becomes_active(checkpoint_files):
     app = _upload(open_page("pages/train.py"), *checkpoint_files)
     assert_clean(app)
-    assert app.session_state["active_model"].source == "uploaded" and active_card(app)["name"] == "uploaded s4"
+    assert app.session_state["model_choice"].source == "uploaded" and active_card(app)["name"] == "uploaded s4"
 
 
 @pytest.mark.parametrize("breakage, message", [
@@ -236,11 +236,11 @@ def test_good_upload_becomes_active(checkpoint_files):
 ])
 def test_bad_upload_keeps_the_previous_model(checkpoint_files, breakage, message):
     app = open_page("pages/train.py")
-    before = app.session_state["active_model"]
+    before = app.session_state["model_choice"]
     app = _upload(app, *breakage(*checkpoint_files))
     assert not app.exception
     assert any(message in e.value and "active model is unchanged" in e.value for e in app.error), [e.value for e in app.error]
-    assert app.session_state["active_model"] == before
+    assert app.session_state["model_choice"] == before
 
 
 def test_latent_page_offers_all_70000_fashion_images():
@@ -250,7 +250,10 @@ def test_latent_page_offers_all_70000_fashion_images():
     assert max(points.options, key=int) == "70000"
     points.set_value(70000).run()
     assert_clean(app)
-    assert 0 < float(metric_value(app, "Trustworthiness")) <= 1
+    # Measured here: 86.7 %, 51.2 % (PCA) and 0.832. Images and labels out of step would score ~10 %.
+    assert float(metric_value(app, "kNN accuracy, latent space").rstrip("%")) > 80
+    assert float(metric_value(app, "kNN accuracy, 2-D map").rstrip("%")) > 40
+    assert 0.75 < float(metric_value(app, "Trustworthiness")) <= 1
 
 
 def test_sign_mnist_trains_from_kaggles_archive_uploaded_on_the_train_page():
@@ -307,7 +310,7 @@ def test_cifar10_in_colour_through_every_page(tmp_path, monkeypatch):
         by_label(app.button, "Train").click().run()
         app = finish_run(app)
         assert_clean(app)
-    colour = run_store().load(app.session_state["active_model"].key)
+    colour = run_store().load(app.session_state["model_choice"].key)
     assert colour.test.images.shape[1:] == (3, 32, 32) and colour.checkpoint.card["dataset"] == "cifar10"
     assert colour.checkpoint.card["name"] == "cifar colour"
     for spec in PAGES:

@@ -11,7 +11,7 @@ LATENTS = {"s0-cnn-ae": 576, "s1-dense-128": 128, "s1-modified-256": 256, "s2-em
 
 
 def test_every_seed_is_in_the_registry():
-    seeds = {info.seed for info in list_models()}
+    seeds = {info.seed_system for info in list_models()}
     assert {"S0", "S1", "S2", "S3", "S4", None} <= seeds
     assert set(LATENTS) == set(MODEL_IDS)
 

@@ -80,11 +80,11 @@ _SCRIPT = """
 """
 
 
-def hover_images(bench: Workbench, count: int) -> None:
+def hover_images(workbench: Workbench, count: int) -> None:
     """Turn on hover previews for the first ``min(count, HOVER_LIMIT)`` images on this page's maps."""
-    shown = min(count, HOVER_LIMIT, len(bench.pool))
-    originals, reconstructions = bench.preview_sprites(shown)
-    height, width = bench.pool.images.shape[-2:]
+    shown = min(count, HOVER_LIMIT, len(workbench.pool))
+    originals, reconstructions = workbench.preview_sprites(shown)
+    height, width = workbench.pool.images.shape[-2:]
     settings = {"count": shown, "columns": SPRITE_COLUMNS, "width": width, "height": height, "scale": SCALE,
                 "originals": published(originals),
                 "reconstructions": None if reconstructions is None else published(reconstructions)}

@@ -4,8 +4,8 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.models import model_info
-from ui.jobs import adopt_finished_run, render_sidebar_status
-from ui.models import active_card, choose_model_in_sidebar
+from ui.training_run import adopt_finished_run, render_sidebar_status
+from ui.active_model import active_card, choose_model_in_sidebar
 from ui.upload import upload_checkpoint_form
 
 
@@ -15,7 +15,7 @@ def render_sidebar() -> None:
         choose_model_in_sidebar()
         card = active_card()
         info = model_info(card.model_id)
-        st.caption(f"**{info.seed or 'ours'}** · {info.description} · dataset **{card.dataset}**")
+        st.caption(f"**{info.seed_system or 'ours'}** · {info.description} · dataset **{card.dataset}**")
         render_sidebar_status()
         with st.expander("Upload a checkpoint"):
             upload_checkpoint_form("sidebar")

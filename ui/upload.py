@@ -5,12 +5,12 @@ import streamlit as st
 import torch
 
 from explorer.card import ModelCard, ModelRef
-from explorer.checkpoint import CheckpointError, load_checkpoint_bytes
+from explorer.checkpoint import check_image_shape, load_checkpoint_bytes
 from explorer.datasets import dataset_info
 from explorer.errors import USER_ERRORS
 from explorer.images import image_from_upload
 from explorer.run_store import StoredModel
-from ui.models import add_workspace_model
+from ui.active_model import add_workspace_model
 from ui.resources import run_store, test_split
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
@@ -29,11 +29,7 @@ def upload_checkpoint_form(where: str) -> None:
         checkpoint = load_checkpoint_bytes(weights.getvalue(), card_file.getvalue(), weights.name)
         card = ModelCard(checkpoint.card)
         test = test_split(card.dataset)
-        config = checkpoint.model.config
-        wanted = (config["channels"], config["size"], config["size"])
-        if test.images.shape[1:] != wanted:
-            raise CheckpointError(f"{weights.name} was built for {'x'.join(map(str, wanted))} images but "
-                                  f"{card.dataset} has {'x'.join(map(str, test.images.shape[1:]))}")
+        check_image_shape(checkpoint, test.images.shape[1:], weights.name, card.dataset)
     except USER_ERRORS as error:
         st.error(f"Upload refused: {error}. The active model is unchanged.")
         return

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 sys.path.insert(0, {root!r})
 if {fixed}:
-    from explorer.memory import return_freed_memory_promptly
+    from explorer.allocator import return_freed_memory_promptly
     assert return_freed_memory_promptly()
 def rss():
     return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS")) / 1024

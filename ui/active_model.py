@@ -17,6 +17,7 @@ from ui.resources import cards, run_store, shipped_workbench, stored_card, store
 from ui.workspace import save, workspace
 
 DEFAULT_MODEL = ModelRef("shipped", DEFAULT_CHECKPOINT)
+CHOICE, PENDING_CHOICE = "model_choice", "pending_model_choice"
 
 
 def workspace_models() -> list[ModelRef]:
@@ -34,20 +35,25 @@ def add_workspace_model(ref: ModelRef) -> None:
     kept = workspace()
     kept.add_run(ref.key)
     save(kept)
-    st.session_state["pending_active_model"] = ref
+    make_active_when_drawn(ref)
+
+
+def make_active_when_drawn(ref: ModelRef) -> None:
+    """A widget's value cannot change once it is drawn in a run, so a model added after the sidebar (an upload)
+    or before it (a finished run) is handed to the sidebar, which puts it in its selectbox."""
+    st.session_state[PENDING_CHOICE] = ref
 
 
 def choose_model_in_sidebar() -> None:
-    """The sidebar's selectbox sets ``active_model``; a newly added model is put in it before it is drawn."""
-    pending = st.session_state.pop("pending_active_model", None)
-    if pending is not None:
-        st.session_state["active_model"] = pending
+    """The sidebar's selectbox (key ``model_choice``, kept in the address) is the one home of the active model."""
     refs = model_refs()
-    if pending is not None or st.session_state.get("model_choice") not in refs:
-        st.session_state["model_choice"] = active_ref()
-    st.session_state["active_model"] = st.selectbox(
-        "Active model", refs, key="model_choice", format_func=labels_of(refs), bind="query-params",
-        help="Shipped pretrained checkpoints, then the models trained or uploaded in this workspace.")
+    pending = st.session_state.pop(PENDING_CHOICE, None)
+    if pending in refs:
+        st.session_state[CHOICE] = pending
+    elif st.session_state.get(CHOICE) not in refs:
+        st.session_state[CHOICE] = default_ref(refs)
+    st.selectbox("Active model", refs, key=CHOICE, format_func=labels_of(refs), bind="query-params",
+                 help="Shipped pretrained checkpoints, then the models trained or uploaded in this workspace.")
 
 
 def model_refs() -> list[ModelRef]:
@@ -80,13 +86,13 @@ def has_whole_dataset(ref: ModelRef) -> bool:
     return ref.shipped and training_split_present(card_for(ref).dataset)
 
 
+def default_ref(refs: list[ModelRef]) -> ModelRef | None:
+    return DEFAULT_MODEL if DEFAULT_MODEL in refs else next(iter(refs), None)
+
+
 def active_ref() -> ModelRef | None:
-    refs = model_refs()
-    ref = st.session_state.get("active_model")
-    if ref not in refs:
-        ref = DEFAULT_MODEL if DEFAULT_MODEL in refs else next(iter(refs), None)
-        st.session_state["active_model"] = ref
-    return ref
+    """The model chosen in the sidebar (drawn before every page)."""
+    return st.session_state.get(CHOICE)
 
 
 def active_workbench() -> Workbench:
@@ -103,9 +109,9 @@ def active_card() -> ModelCard:
 
 def require_decoder() -> Workbench:
     """The active model's workbench; a page that needs a decoder explains itself and stops otherwise."""
-    bench = active_workbench()
-    if not bench.can_decode:
+    workbench = active_workbench()
+    if not workbench.can_decode:
         st.info("The active model is S2's embedding network: it has no decoder. Choose an autoencoder in the "
                 "sidebar for this page, or use Similarity search.")
         st.stop()
-    return bench
+    return workbench

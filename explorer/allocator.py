@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 FIXED_THRESHOLD_BYTES = 1 << 20
 
 
+@functools.cache  # app.py runs on every click; the settings need setting once per process
 def return_freed_memory_promptly() -> bool:
     """Fix glibc's mmap and trim thresholds; False where the C library is not glibc (macOS, musl, Windows)."""
     try:

@@ -11,6 +11,7 @@ import streamlit as st
 from explorer.card import ModelRef
 from explorer.jobs import JobState, RunStatus
 from explorer.runs import TrainingRequest
+from ui.active_model import make_active_when_drawn
 from ui.resources import job_queue
 from ui.workspace import save, workspace
 
@@ -80,7 +81,7 @@ def adopt_finished_run() -> None:
         return
     kept.adopted.append(run)
     save(kept)
-    st.session_state["pending_active_model"] = ModelRef("trained", run)
+    make_active_when_drawn(ModelRef("trained", run))
 
 
 def _sidebar_status() -> None:
