@@ -9,23 +9,23 @@ from explorer.datasets import dataset_info, list_datasets, sign_mnist_uploads
 from explorer.errors import USER_ERRORS
 from explorer.jobs import JobState
 from explorer.models import list_models
-from explorer.runs import QUICK_METRIC_STEPS, S3_CORRUPTIONS, SEED_PRESETS, TrainingRequest, quick_variant
+from explorer.runs import S3_CORRUPTIONS, SEED_PRESETS, TrainingRequest, quick_variant
 from explorer.training import SCHEDULES
 from ui.display import image_row
 from ui.entry import start_page
 from ui.training_run import POLL_SECONDS, cancel_my_run, my_run, status_line, stop_my_run, submit
 from ui.resources import run_store, stored_card
+from ui.train_form import NOISE_KINDS, form_values, request_from_form
 from ui.upload import upload_checkpoint_form
 from ui.workspace import save, workspace
 
 start_page("pages/train.py")
 MODELS = {info.model_id: info for info in list_models()}
 DATASETS = {info.name: info for info in list_datasets()}
-NOISE_KINDS = {"None": None, "Gaussian": "gaussian", "Random erasing": "erasing"}
 SUBSETS = [500, 1000, 2000, 5000, 10000, 20000, "all"]
 FORM_KEYS = ("train_preset", "train_quick", "train_s3", "train_model", "train_dataset", "train_subset", "train_epochs",
              "train_batch", "train_lr", "train_decay", "train_schedule", "train_bf16", "train_flip", "train_noise",
-             "train_level", "train_classes", "train_seed", "train_name")
+             "train_level", "train_classes", "train_steps", "train_seed", "train_name")
 kept = workspace()
 
 
@@ -38,18 +38,8 @@ def remembered(key: str) -> str:
 
 
 def apply(request: TrainingRequest) -> None:
-    """Fill every control from a request; ``None`` settings take the model's recipe."""
-    config = request.config()
-    kind, _, level = (request.noise or "").partition(":")
-    values = {
-        "train_model": request.model, "train_dataset": request.dataset,
-        "train_subset": request.subset or "all", "train_epochs": config.epochs, "train_batch": config.batch_size,
-        "train_lr": config.learning_rate, "train_decay": config.weight_decay, "train_schedule": config.schedule,
-        "train_bf16": config.precision == "bf16", "train_flip": config.flip,
-        "train_noise": next(name for name, value in NOISE_KINDS.items() if value == (kind or None)),
-        "train_level": float(level) if level else 0.1, "train_classes": request.classes or 10,
-        "train_name": request.name or f"{request.model} on {request.dataset}"}
-    st.session_state.update(values)
+    """Fill every control from a request."""
+    st.session_state.update(form_values(request))
 
 
 def apply_preset() -> None:
@@ -101,43 +91,34 @@ with left:
         st.warning(f"{dataset} is not on this machine; training will try to download it.")
     else:
         st.caption(f"Found: {located}")
-    subset = st.select_slider("Training images (quick runs use fewer)", SUBSETS, key=remembered("train_subset"))
-    if MODELS[model_id].recipe.loss == "anchor-positive":
-        classes = st.radio("Classes (S2: the first 4, 7 or 10)", [4, 7, 10], key=remembered("train_classes"), horizontal=True)
-    else:
-        classes = None
-with right:
-    epochs = st.number_input("Epochs", 1, 200, key=remembered("train_epochs"))
+    st.select_slider("Training images (quick runs use fewer)", SUBSETS, key=remembered("train_subset"))
     metric_learning = MODELS[model_id].recipe.loss == "anchor-positive"
-    batch_size = st.number_input("Batch size" + (" (one anchor and positive per class)" if metric_learning else ""),
-                                 1, 1024, key=remembered("train_batch"), disabled=metric_learning)
-    learning_rate = st.number_input("Learning rate", 1e-5, 1.0, key=remembered("train_lr"), format="%.5f")
-    weight_decay = st.number_input("Weight decay", 0.0, 1.0, key=remembered("train_decay"), format="%.3f",
-                                   help="Above zero trains with AdamW: weights shrink unless the data keeps them")
-    schedule = st.radio("Learning-rate schedule", SCHEDULES, key=remembered("train_schedule"), horizontal=True,
-                        help="one-cycle warms up to the learning rate, then anneals it to nearly zero by the last epoch")
-    bf16 = st.toggle("bf16 forward pass", key=remembered("train_bf16"), help="About 1.5x faster training steps on CPUs with "
-                     "AVX-512 BF16 and on recent GPUs; slower on CPUs without it. Weights and losses stay float32.")
-    flip = st.toggle("Mirror half of each batch", key=remembered("train_flip"),
-                     help="Left-right mirroring: more varied training images, so the model memorises less")
+    if metric_learning:
+        st.radio("Classes (S2: the first 4, 7 or 10)", [4, 7, 10], key=remembered("train_classes"), horizontal=True)
+        st.number_input("Steps per epoch (one anchor/positive batch each)", 10, 5000, key=remembered("train_steps"))
+with right:
+    st.number_input("Epochs", 1, 200, key=remembered("train_epochs"))
+    st.number_input("Batch size" + (" (one anchor and positive per class)" if metric_learning else ""),
+                    1, 1024, key=remembered("train_batch"), disabled=metric_learning)
+    st.number_input("Learning rate", 1e-5, 1.0, key=remembered("train_lr"), format="%.5f")
+    st.number_input("Weight decay", 0.0, 1.0, key=remembered("train_decay"), format="%.3f",
+                    help="Above zero trains with AdamW: weights shrink unless the data keeps them")
+    st.radio("Learning-rate schedule", SCHEDULES, key=remembered("train_schedule"), horizontal=True,
+             help="one-cycle warms up to the learning rate, then anneals it to nearly zero by the last epoch")
+    st.toggle("bf16 forward pass", key=remembered("train_bf16"), help="About 1.5x faster training steps on CPUs with "
+              "AVX-512 BF16 and on recent GPUs; slower on CPUs without it. Weights and losses stay float32.")
+    st.toggle("Mirror half of each batch", key=remembered("train_flip"),
+              help="Left-right mirroring: more varied training images, so the model memorises less")
     noise = st.radio("Denoising corruption (inputs only)", list(NOISE_KINDS), key=remembered("train_noise"), horizontal=True)
-    noise_level = st.slider("Sigma or erasing probability", 0.0, 1.0, key=remembered("train_level"), step=0.01,
-                            disabled=noise == "None")
-    seed = st.number_input("Seed", 0, 10_000, key=remembered("train_seed"))
-    name = st.text_input("Name", key=remembered("train_name"))
+    st.slider("Sigma or erasing probability", 0.0, 1.0, key=remembered("train_level"), step=0.01, disabled=noise == "None")
+    st.number_input("Seed", 0, 10_000, key=remembered("train_seed"))
+    st.text_input("Name", key=remembered("train_name"))
 
 form = {**kept.form, **{key: st.session_state[key] for key in FORM_KEYS if key in st.session_state}}
 if form != kept.form:
     kept.form = form
     save(kept)
-request = TrainingRequest(
-    model=model_id, dataset=dataset,
-    settings=dict(epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(learning_rate), schedule=schedule,
-                  precision="bf16" if bf16 else "fp32", flip=flip, weight_decay=float(weight_decay),
-                  **({"steps_per_epoch": QUICK_METRIC_STEPS} if metric_learning else {})),
-    noise=f"{NOISE_KINDS[noise]}:{noise_level:g}" if NOISE_KINDS[noise] else None,
-    subset=None if subset == "all" else int(subset), classes=classes, seed=int(seed), name=name.strip() or None,
-    sources=sources)
+request = request_from_form(form, sources)
 
 
 def loss_figure(history: list[dict]) -> go.Figure:

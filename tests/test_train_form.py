@@ -1,0 +1,29 @@
+"""The Train form and the request it stands for: a preset put in the form and trained is that preset's run."""
+from dataclasses import replace
+
+import pytest
+
+from explorer.run_store import run_id
+from explorer.runs import SEED_PRESETS, quick_variant
+from ui.train_form import form_values, request_from_form
+
+
+@pytest.mark.parametrize("preset", list(SEED_PRESETS))
+@pytest.mark.parametrize("quick", [False, True], ids=["full", "quick"])
+def test_a_preset_in_the_form_is_the_same_run(preset, quick):
+    request = quick_variant(SEED_PRESETS[preset]) if quick else SEED_PRESETS[preset]
+    form = {**form_values(request), "train_seed": 3}
+    from_form = request_from_form(form)
+    assert run_id(from_form) == run_id(replace(request, seed=3)), "same weights as the preset on the student's seed"
+    assert from_form.config() == replace(request, seed=3).config()
+
+
+def test_the_form_carries_corruption_subset_options_and_a_stripped_name():
+    form = {**form_values(SEED_PRESETS["S3: Anello denoising on Fashion-MNIST"]), "train_seed": 0,
+            "train_noise": "Random erasing", "train_level": 0.5, "train_subset": 2000, "train_bf16": True,
+            "train_name": "  erasing group  "}
+    request = request_from_form(form, {"train_csv": b"x"})
+    assert (request.noise, request.subset, request.settings["precision"], request.name) == (
+        "erasing:0.5", 2000, "bf16", "erasing group")
+    assert request.sources == {"train_csv": b"x"} and request.classes is None
+    assert request_from_form({**form, "train_name": "   "}).name is None
