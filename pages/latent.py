@@ -9,13 +9,10 @@ from ui.display import encoded, image_row
 from ui.entry import start_page
 from ui.hover import hover_images
 from ui.maps import add_grid_behind, add_path, add_trail, class_map
-from ui.active_model import active_ref, active_workbench, has_whole_dataset
-from ui.resources import whole_dataset_workbench
+from ui.active_model import active_workbench, has_whole_dataset
 
 start_page("pages/latent.py")
 workbench = active_workbench()
-ref = active_ref()
-whole_dataset_available = has_whole_dataset(ref)
 decodes = workbench.can_decode
 METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 TRAIL, GRID, PATH = "Corruption trail", "Decoded grid", "Interpolation path"
@@ -30,10 +27,10 @@ with st.sidebar:
     if method == "umap":
         params["n_neighbors"] = st.slider("n_neighbors", 2, 100, 15, key="n_neighbors", **LINKED)
         params["min_dist"] = st.slider("min_dist", 0.0, 1.0, 0.1, 0.05, key="min_dist", **LINKED)
-    if whole_dataset_available and st.toggle("All images (train + test)", key="all_images", **LINKED,
+    if has_whole_dataset() and st.toggle("All images (train + test)", key="all_images", **LINKED,
                                              help="Fashion-MNIST: 70,000 images. The first 10,000 are the test "
                                                   "split, as without this switch."):
-        workbench = whole_dataset_workbench(ref.key)
+        workbench = active_workbench(whole_dataset=True)
     sizes = sorted({1000, 2000, 5000, 10000, len(workbench.pool)} - {n for n in (5000, 10000) if n > len(workbench.pool)})
     keep_valid("points", lambda value: value in sizes, 2000)
     count = min(st.select_slider("Points", sizes, 2000, key="points", **LINKED), len(workbench.pool))

@@ -13,7 +13,8 @@ import streamlit as st
 from explorer.card import ModelCard, ModelRef
 from explorer.checkpoint import DEFAULT_CHECKPOINT
 from explorer.workbench import Workbench
-from ui.resources import cards, run_store, shipped_workbench, stored_card, stored_workbench, training_split_present
+from ui.resources import (cards, run_store, shipped_workbench, stored_card, stored_workbench, training_split_present,
+                          whole_dataset_workbench)
 from ui.workspace import save, workspace
 
 DEFAULT_MODEL = ModelRef("shipped", DEFAULT_CHECKPOINT)
@@ -81,9 +82,11 @@ def workbench_for(ref: ModelRef) -> Workbench:
     return shipped_workbench(ref.key) if ref.shipped else stored_workbench(ref.key)
 
 
-def has_whole_dataset(ref: ModelRef) -> bool:
-    """Whether a model can be explored on all of its dataset's images (shipped models, training split here)."""
-    return ref.shipped and training_split_present(card_for(ref).dataset)
+def has_whole_dataset() -> bool:
+    """Whether the active model can be explored on all of its dataset's images (shipped models, training split
+    on this machine)."""
+    ref = active_ref()
+    return ref is not None and ref.shipped and training_split_present(card_for(ref).dataset)
 
 
 def default_ref(refs: list[ModelRef]) -> ModelRef | None:
@@ -95,12 +98,13 @@ def active_ref() -> ModelRef | None:
     return st.session_state.get(CHOICE)
 
 
-def active_workbench() -> Workbench:
+def active_workbench(whole_dataset: bool = False) -> Workbench:
+    """The active model on its test split, or with ``whole_dataset`` (see ``has_whole_dataset``) on every image."""
     ref = active_ref()
     if ref is None:
         st.error("No model yet: no shipped checkpoint was found. Train one on the Train page.")
         st.stop()
-    return workbench_for(ref)
+    return whole_dataset_workbench(ref.key) if whole_dataset else workbench_for(ref)
 
 
 def active_card() -> ModelCard:
