@@ -14,19 +14,19 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
+import numpy as np
 import torch
 
-from .inference import reconstruct_all
 from .models import model_info
+from .replay import ProbeRecorder, choose_probe
 from .run_store import RunStore, StoredModel, run_id
 from .runs import TrainingFailed, TrainingRequest, train_checkpoint
 from .training import EpochReport, StepReport
 
 LOWEST_PRIORITY = 19
-SAMPLE_IMAGES = 6
 # A page watching a job reports every few seconds; browsers slow timers of hidden tabs to once a minute.
 ABANDONED_AFTER_SECONDS = 180.0
 
@@ -60,7 +60,8 @@ class Progress:
     steps: int = 0
     loss: float = float("nan")
     history: tuple[dict, ...] = ()
-    samples: tuple[torch.Tensor, torch.Tensor] | None = None
+    samples: tuple[torch.Tensor, torch.Tensor] | None = None  # a few validation images and their reconstructions
+    probe_map: tuple[np.ndarray, np.ndarray, tuple[str, ...]] | None = None  # latest probe layout, labels, class names
 
     @property
     def fraction(self) -> float:
@@ -147,23 +148,24 @@ class TrainingJob:
 
         def on_start(model, splits) -> None:
             sample.update(model=model, test=splits.test, class_names=splits.class_names,
-                          images=splits.val.take(range(min(SAMPLE_IMAGES, len(splits.val)))).as_tensor())
+                          recorder=ProbeRecorder(choose_probe(splits.val, self.request.seed),
+                                                 model_info(self.request.model).is_autoencoder))
             self.progress = Progress(1, epochs, 0, 0)
             self._persist()
 
         def on_step(report: StepReport) -> None:
-            self.progress = Progress(report.epoch, epochs, report.step, report.steps,
-                                     report.loss, self.progress.history, self.progress.samples)
+            self.progress = replace(self.progress, epoch=report.epoch, step=report.step, steps=report.steps,
+                                    loss=report.loss)
 
         def on_epoch(report: EpochReport) -> None:
-            model = sample["model"]
+            recorder: ProbeRecorder = sample["recorder"]
+            recorder.after_epoch(sample["model"])
+            record = recorder.record
             samples = self.progress.samples
-            if model_info(self.request.model).is_autoencoder:
-                samples = (sample["images"], reconstruct_all(model, sample["images"]))
-                model.train()
-            progress = self.progress
-            self.progress = Progress(progress.epoch, progress.epochs, progress.step, progress.steps, progress.loss,
-                                     progress.history + (vars(report),), samples)
+            if record.reconstructions:
+                samples = (torch.from_numpy(record.shown).float() / 255, torch.from_numpy(record.reconstructions[-1]).float() / 255)
+            self.progress = replace(self.progress, history=self.progress.history + (vars(report),), samples=samples,
+                                    probe_map=(recorder.latest_layout(), record.labels, tuple(sample["class_names"])))
             self._persist()
 
         try:
@@ -179,6 +181,7 @@ class TrainingJob:
             self._end(JobState.CANCELLED, "Cancelled; nothing was kept.")
             return
         self.store.save_model(self.run_id, StoredModel(checkpoint, sample["test"], tuple(sample["class_names"])))
+        self.store.save_probe(self.run_id, sample["recorder"].record)
         reason = checkpoint.card["training"]["stop_reason"]
         if self._unwatched:
             reason += " (nobody had watched it for a few minutes)"

@@ -8,6 +8,7 @@ a page, a reloaded tab or a restarted server finds the run without any process's
                          status.json    state, message, epoch, loss history; rewritten as the run goes
                          model.safetensors, model.json   the checkpoint, once the run ends with weights
                          test.npz       the test images the model is explored on (uint8) and their labels
+                         probe.npz      the training replay: a probe set's latents after every epoch
 
 Every file is written to a temporary name and renamed into place, status last, so a reader never
 sees a half-written run; a removed run is renamed away before its files are deleted. Past the size
@@ -29,6 +30,7 @@ import numpy as np
 
 from .checkpoint import Checkpoint, atomic_write, checkpoint_paths, load_checkpoint, save_checkpoint
 from .datasets import ImageSet
+from .replay import ProbeRecord
 from .runs import SETTINGS, TrainingRequest
 
 STORE_ENV, CAP_ENV = "EXPLORER_STORE", "EXPLORER_STORE_MB"
@@ -116,6 +118,17 @@ class RunStore:
         buffer = _npz_bytes(images=model.test.images, labels=model.test.labels,
                             class_names=np.array(model.class_names, dtype=str))
         atomic_write(folder / "test.npz", buffer)
+
+    def save_probe(self, run: str, record: ProbeRecord) -> None:
+        """The training replay's record (explorer.replay), written before the status that makes the run visible."""
+        atomic_write(self.folder(run) / "probe.npz", record.to_bytes())
+
+    def probe(self, run: str) -> ProbeRecord | None:
+        """The run's training replay record, if it kept one."""
+        try:
+            return ProbeRecord.from_bytes((self.folder(run) / "probe.npz").read_bytes())
+        except (FileNotFoundError, RunNotFound):
+            return None
 
     def has_model(self, run: str) -> bool:
         status = self.status(run)

@@ -9,7 +9,7 @@ from ui.display import encoded, image_row
 from ui.entry import start_page
 from ui.hover import hover_images
 from ui.maps import add_grid_behind, add_path, add_trail, class_map
-from ui.active_model import active_workbench, has_whole_dataset
+from ui.active_model import active_replay, active_workbench, has_whole_dataset
 
 start_page("pages/latent.py")
 workbench = active_workbench()
@@ -230,3 +230,12 @@ if st.toggle("S4's view: PCA and t-SNE side by side", key="side_by_side", **LINK
                 side.coordinates, workbench.labels(count), workbench.class_names, workbench.ssim_scores(count), selection, 420,
                 METHOD_NAMES[side_method]))
             st.plotly_chart(figure, width="stretch", key=f"side-{side_method}")
+
+if st.toggle("Training replay: watch this latent space form, epoch by epoch", key="replay", **LINKED):
+    replay = active_replay()
+    if replay is None:
+        st.info("The active model kept no record of its training: runs trained in this app keep one (a fixed set of "
+                "validation images after every epoch); the shipped checkpoints were trained before it existed.")
+    else:
+        st.plotly_chart(replay[0], width="stretch", key="replay-figure")
+        st.caption(replay[1])

@@ -14,7 +14,8 @@ from explorer.training import SCHEDULES
 from ui.display import image_row
 from ui.entry import start_page
 from ui.training_run import POLL_SECONDS, cancel_my_run, my_run, status_line, stop_my_run, submit
-from ui.resources import run_store, stored_card
+from ui.replay import live_probe_figure
+from ui.resources import run_store, stored_card, stored_replay
 from ui.train_form import NOISE_KINDS, form_values, request_from_form
 from ui.upload import upload_checkpoint_form
 from ui.workspace import save, workspace
@@ -146,21 +147,32 @@ def watch_run() -> None:
     buttons[0].button("Stop (keeps the best weights so far)", on_click=stop_my_run,
                       disabled=status.state is JobState.QUEUED)
     buttons[1].button("Cancel (discards the run)", on_click=cancel_my_run)
-    chart, samples = st.columns([3, 2])
-    if status.progress.history:
-        chart.plotly_chart(loss_figure(list(status.progress.history)), width="stretch")
-    if status.progress.samples is not None:
-        with samples:
-            st.caption(f"Validation images and reconstructions after epoch {status.progress.history[-1]['epoch']}")
-            image_row(status.progress.samples[0], width=56)
-            image_row(status.progress.samples[1], width=56)
+    chart, probe = st.columns(2)
+    progress = status.progress
+    if progress.history:
+        chart.plotly_chart(loss_figure(list(progress.history)), width="stretch")
+    with probe:
+        if progress.probe_map is not None:
+            st.caption(f"The latent space after epoch {progress.history[-1]['epoch']}: validation images, PCA")
+            st.plotly_chart(live_probe_figure(*progress.probe_map), width="stretch")
+        if progress.samples is not None:
+            st.caption("Validation images over their reconstructions")
+            image_row(progress.samples[0], width=48)
+            image_row(progress.samples[1], width=48)
 
 
 def show_result(run: str) -> None:
     """The finished run's curves, its test figure, the command that re-runs it, and its two files."""
     card = ModelCard(stored_card(run))
     st.success(f"**{card.name}** is trained and is now the active model ({card.training['stop_reason']}).")
-    st.plotly_chart(loss_figure(card.history), width="stretch")
+    curves, replay = st.columns(2)
+    curves.plotly_chart(loss_figure(card.history), width="stretch")
+    stored = stored_replay(run)
+    if stored is not None:
+        with replay:
+            st.caption("**Replay**: the latent space of a fixed set of validation images after every epoch (press Play)")
+            st.plotly_chart(stored[0], width="stretch", key=f"replay-{run}")
+            st.caption(stored[1])
     st.write(f"Test: {card.headline()} · re-run from a terminal: `{card.data['command']}`")
     weights_path, card_path = run_store().checkpoint_paths(run)
     stem = card.name.replace(" ", "-").replace("/", "-")

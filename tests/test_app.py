@@ -179,6 +179,11 @@ def test_tiny_training_run_becomes_the_active_model():
     assert card["command"].startswith("python -m explorer train --model s4-conv-392 --dataset digits")
     assert any("is trained and is now the active model" in s.value for s in app.success)
     assert [b.label for b in app.get("download_button")][:2] == ["Download weights (.safetensors)", "Download model card (.json)"]
+    assert any("probe images recorded after each of 1 epochs" in c.value for c in app.caption)
+    app.switch_page("pages/latent.py").run()
+    by_label(app.toggle, "Training replay").set_value(True).run()
+    assert_clean(app)
+    assert any("of the training time" in c.value for c in app.caption), "the replay is there for the trained model"
 
 
 def test_a_workspace_sees_only_its_own_run_and_models():

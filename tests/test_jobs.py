@@ -3,6 +3,7 @@ identical requests share one run, a run nobody watches ends, failures are report
 import time
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -157,11 +158,17 @@ def test_failures_are_reported_not_raised(store, request_, message):
     assert status.state is JobState.FAILED and message in status.message and not store.has_model(run)
 
 
-def test_progress_shows_reconstructions_of_validation_images(store):
+def test_progress_shows_the_latent_space_and_reconstructions_and_the_run_keeps_its_replay(store):
     queue = JobQueue(store, slots=1)
     run = queue.submit(SHORT, "student")
     job = queue.job(run)
     wait_for(ended(queue, run))
     inputs, outputs = job.progress.samples
-    assert inputs.shape == outputs.shape == (6, 1, 28, 28) and not torch.equal(inputs, outputs)
+    assert inputs.shape == outputs.shape == (8, 1, 28, 28) and not torch.equal(inputs, outputs)
     assert [epoch["epoch"] for epoch in job.progress.history] == [1, 2] and job.state is JobState.FINISHED
+    layout, labels, class_names = job.progress.probe_map
+    assert layout.shape == (len(labels), 2) and class_names == tuple("0123456789")
+    record = store.probe(run)
+    assert record.epochs == 2 and np.array_equal(record.labels, labels)
+    epoch_seconds = [epoch["seconds"] for epoch in store.card(run)["history"]]
+    print(f"recording the probe: {record.seconds} s per epoch of {epoch_seconds} s")

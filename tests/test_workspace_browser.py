@@ -150,3 +150,20 @@ def settled_peak_memory_mb(pid: int, quiet_seconds: float = 3.0, timeout: float 
         if memory_mb(pid) > peak + 1:
             peak, since = memory_mb(pid), time.monotonic()
     return peak
+
+
+def test_a_finished_run_replays_its_latent_space_forming(store):
+    with server_with(store) as (url, _), browser_contexts(1) as (page,):
+        open_train_page(page, url, Epochs="4", Seed="41", Name="replayed digits")
+        page.get_by_role("button", name="Train", exact=True).click()
+        page.get_by_text(TRAINED).wait_for(timeout=180_000)
+        wait_until_idle(page)
+        title = page.locator("[data-testid='stPlotlyChart'] .gtitle").filter(has_text="5-NN accuracy of the probe")
+        assert title.first.text_content().startswith("Epoch 1:")
+        page.locator("[data-testid='stPlotlyChart'] .updatemenu-button").filter(has_text="Play").first.click()
+        page.wait_for_function("() => [...document.querySelectorAll('.gtitle')].some(t => t.textContent.startsWith('Epoch 4:'))",
+                               timeout=30_000)
+        title.first.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "replay-after-play.png"))
+        assert "of the training time" in page.locator("[data-testid='stMain']").inner_text()
+        assert page.locator(EXCEPTION).count() == 0

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Callable
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.card import ModelCard, ModelRef
 from explorer.checkpoint import DEFAULT_CHECKPOINT
 from explorer.workbench import Workbench
-from ui.resources import (cards, run_store, shipped_workbench, stored_card, stored_workbench, training_split_present,
-                          whole_dataset_workbench)
+from ui.resources import (cards, run_store, shipped_workbench, stored_card, stored_replay, stored_workbench,
+                          training_split_present, whole_dataset_workbench)
 from ui.workspace import save, workspace
 
 DEFAULT_MODEL = ModelRef("shipped", DEFAULT_CHECKPOINT)
@@ -105,6 +106,12 @@ def active_workbench(whole_dataset: bool = False) -> Workbench:
         st.error("No model yet: no shipped checkpoint was found. Train one on the Train page.")
         st.stop()
     return whole_dataset_workbench(ref.key) if whole_dataset else workbench_for(ref)
+
+
+def active_replay() -> tuple[go.Figure, str] | None:
+    """The active model's training replay and its cost, if it was trained here (shipped models kept none)."""
+    ref = active_ref()
+    return None if ref is None or ref.shipped else stored_replay(ref.key)
 
 
 def active_card() -> ModelCard:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.checkpoint import load_shipped, shipped_cards
@@ -16,6 +17,7 @@ from explorer.jobs import JobQueue
 from explorer.projection import warm_up_umap_elsewhere
 from explorer.run_store import RunStore
 from explorer.workbench import Workbench
+from ui.replay import recording_cost, replay_figure
 
 # Every shipped model fits (Experiments alone shows 14); a model and its test-split latents are ~10 MB.
 MAX_SHIPPED_WORKBENCHES = 32
@@ -87,6 +89,20 @@ def stored_card(run: str) -> dict:
 def stored_workbench(run: str) -> Workbench:
     """A stored run's model on its test images; sessions exploring the same run share one."""
     return _workbench_version(run, run_store().model_version(run))
+
+
+def stored_replay(run: str) -> tuple[go.Figure, str] | None:
+    """A stored run's training replay and what recording it cost, or None if it kept no record."""
+    return _replay_version(run, run_store().model_version(run))
+
+
+@st.cache_resource(show_spinner="Aligning the epochs...", max_entries=MAX_STORED_WORKBENCHES)
+def _replay_version(run: str, version: int) -> tuple[go.Figure, str] | None:
+    record = run_store().probe(run)
+    if record is None or not record.epochs:
+        return None
+    card = stored_card(run)
+    return replay_figure(record, tuple(card["class_names"]), card["history"]), recording_cost(record, card["history"])
 
 
 @st.cache_resource(show_spinner=False, max_entries=MAX_STORED_CARDS)
