@@ -34,3 +34,13 @@ def test_the_class_lesson_runs_every_step_for_three_students(tmp_path):
     assert lesson["students"] == 3 and lesson["errors"] == 0, lesson["error_messages"]
     assert set(lesson["steps"]) == {step.name for step in LESSON}
     assert all(seconds > 0 for seconds in lesson["steps"].values())
+
+
+def test_the_replay_study_runs_through_the_queue_and_reports_each_epoch(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "bench.replay", "--tiny", "--json", str(tmp_path / "r.json")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (row,) = json.loads((tmp_path / "r.json").read_text())["rows"]
+    assert row["epochs"] == 2 and len(row["knn_accuracy"]) == len(row["val_loss"]) == 2
+    assert all(0.1 < accuracy <= 1 for accuracy in row["knn_accuracy"]), "above chance on ten digit classes"
+    assert 1 <= row["plateau_epoch"] <= 2 and 0 < row["recording_share"] < 1
