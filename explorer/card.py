@@ -18,9 +18,9 @@ CONDITION_LABELS = {"clean": "clean", "gaussian:0.01": "sigma 0.01", "gaussian:0
 @dataclass(frozen=True)
 class ModelRef:
     """Where a model comes from: a shipped checkpoint (``key`` is its file stem), or one trained or uploaded in a
-    workspace (``key`` is its run id in the run store)."""
+    workspace, or opened from the class board (``key`` is its run id in the run store)."""
 
-    source: Literal["shipped", "trained", "uploaded"]
+    source: Literal["shipped", "trained", "uploaded", "shared"]
     key: str
 
     @property

@@ -34,6 +34,9 @@ class Workspace:
     current_run: str | None = None  # the last run this workspace asked for: the Train page and sidebar watch it
     adopted: list[str] = field(default_factory=list)  # runs whose model already became the active one, once
     form: dict = field(default_factory=dict)  # the Train form's values
+    shared: list[str] = field(default_factory=list)  # runs of others, opened from the class board (read-only)
+    lesson: str | None = None  # the lesson whose board this workspace's runs go on
+    nickname: str = ""  # how the board names this student
 
     def add_run(self, run: str) -> None:
         if run in self.runs:
@@ -53,8 +56,10 @@ def load_workspace(store: RunStore, token: str) -> Workspace:
         saved = json.loads(_file(store, token).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return Workspace(token)
-    workspace = Workspace(token, **{key: saved[key] for key in ("runs", "current_run", "adopted", "form") if key in saved})
+    known = ("runs", "current_run", "adopted", "form", "shared", "lesson", "nickname")
+    workspace = Workspace(token, **{key: saved[key] for key in known if key in saved})
     workspace.runs = [run for run in workspace.runs if store.status(run) is not None]
+    workspace.shared = [run for run in workspace.shared if store.status(run) is not None]
     if workspace.current_run and store.status(workspace.current_run) is None:
         workspace.current_run = None
     return workspace

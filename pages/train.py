@@ -14,6 +14,7 @@ from explorer.training import SCHEDULES
 from ui.display import image_row
 from ui.entry import start_page
 from ui.training_run import POLL_SECONDS, cancel_my_run, my_run, status_line, stop_my_run, submit
+from ui.board import show_on_board, shown_on_board
 from ui.replay import live_probe_figure
 from ui.resources import run_store, stored_card, stored_replay
 from ui.train_form import NOISE_KINDS, form_values, request_from_form
@@ -174,6 +175,10 @@ def show_result(run: str) -> None:
             st.plotly_chart(stored[0], width="stretch", key=f"replay-{run}")
             st.caption(stored[1])
     st.write(f"Test: {card.headline()} · re-run from a terminal: `{card.data['command']}`")
+    shown = shown_on_board(run)
+    if shown is not None:
+        st.toggle("Show this run on the class board", value=shown, key=f"on-board-{run}",
+                  on_change=lambda: show_on_board(run, st.session_state[f"on-board-{run}"]))
     weights_path, card_path = run_store().checkpoint_paths(run)
     stem = card.name.replace(" ", "-").replace("/", "-")
     download = st.columns(2)

@@ -167,3 +167,53 @@ def test_a_finished_run_replays_its_latent_space_forming(store):
         page.screenshot(path=str(ARTIFACTS / "replay-after-play.png"))
         assert "of the training time" in page.locator("[data-testid='stMain']").inner_text()
         assert page.locator(EXCEPTION).count() == 0
+
+
+def test_three_groups_train_s3_on_the_class_board_and_a_fourth_student_compares_them(store):
+    """A lesson from the S3 template: three students, one click each; the teacher's board fills with their
+    figures and compares two runs; a student of another lesson sees none of it."""
+    with server_with(store) as (url, _), browser_contexts(5) as (teacher, first, second, third, stranger):
+        teacher.goto(f"{url}/board")
+        wait_until_idle(teacher)
+        teacher.get_by_role("combobox", name="Template").click()
+        teacher.get_by_role("option", name="S3 in class").click()
+        teacher.get_by_role("button", name="Start a lesson").click()
+        teacher.get_by_text("S3 in class: one click per group").wait_for(timeout=30_000)
+        code = load_workspace(store, workspace_token(teacher)).lesson
+        for student, nickname, group in ((first, "Ada", "clean"), (second, "Ben", "sigma 0.1"),
+                                         (third, "Cy", "sigma 0.5")):
+            student.goto(f"{url}/board?lesson={code}")
+            wait_until_idle(student)
+            fill(student, {"Your name on the board": nickname})
+            student.get_by_role("button", name=f"Train: S3, trained on {group}", exact=True).click()
+            wait_until_idle(student)
+        for nickname in ("Ada", "Ben", "Cy"):  # the table's cells, in the grid's accessible copy of it
+            teacher.get_by_text(nickname, exact=True).first.wait_for(state="attached", timeout=30_000)
+        teacher.get_by_text("SSIM on the test images under each corruption").wait_for(timeout=600_000)
+        teacher.wait_for_function("() => document.body.innerText.split('\\n').filter(l => l.startsWith('trained on')).length >= 3",
+                                  timeout=600_000)
+        wait_until_idle(teacher)
+        teacher.screenshot(path=str(ARTIFACTS / "board-s3-in-class.png"), full_page=True)
+        teacher.reload()
+        wait_until_idle(teacher)
+        compare = teacher.get_by_role("combobox", name="Runs to compare")
+        for nickname in ("Ada", "Cy"):
+            compare.click()
+            teacher.get_by_role("option", name=re.compile(f"\\({nickname}\\)")).click()
+            teacher.keyboard.press("Escape")
+            wait_until_idle(teacher)
+        teacher.get_by_text("reconstructed by each run").wait_for(timeout=120_000)
+        wait_until_idle(teacher)
+        teacher.get_by_role("button", name="Open as the active model").first.scroll_into_view_if_needed()
+        teacher.screenshot(path=str(ARTIFACTS / "board-compare.png"))
+        assert teacher.get_by_role("button", name="Open as the active model").count() == 2
+        teacher.get_by_role("button", name="Open as the active model").first.click()
+        wait_until_idle(teacher)
+        assert "(from the class board)" in active_model(teacher)
+        stranger.goto(f"{url}/board")
+        wait_until_idle(stranger)
+        stranger.get_by_role("button", name="Start a lesson").click()
+        stranger.get_by_text("No runs on the board yet").wait_for(timeout=30_000)
+        assert "Ada" not in stranger.locator("[data-testid='stMain']").text_content()
+        for page in (teacher, first, second, third, stranger):
+            assert page.locator(EXCEPTION).count() == 0

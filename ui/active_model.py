@@ -23,13 +23,23 @@ CHOICE, PENDING_CHOICE = "model_choice", "pending_model_choice"
 
 
 def workspace_models() -> list[ModelRef]:
-    """This workspace's runs that ended with a model, and its uploads, oldest first."""
+    """This workspace's runs that ended with a model and its uploads, oldest first, then runs opened from the board."""
+    kept = workspace()
     refs = []
-    for run in workspace().runs:
+    for run in kept.runs + [run for run in kept.shared if run not in kept.runs]:
         status = run_store().status(run)
         if status and status.get("has_model"):
-            refs.append(ModelRef(status.get("origin", "trained"), run))
+            refs.append(ModelRef("shared" if run not in kept.runs else status.get("origin", "trained"), run))
     return refs
+
+
+def open_from_board(run: str) -> None:
+    """Another student's run becomes this workspace's active model, to explore (its own runs stay its own)."""
+    kept = workspace()
+    if run not in kept.runs and run not in kept.shared:
+        kept.shared.append(run)
+        save(kept)
+    make_active_when_drawn(ModelRef("trained" if run in kept.runs else "shared", run))
 
 
 def add_workspace_model(ref: ModelRef) -> None:
@@ -69,7 +79,7 @@ def card_for(ref: ModelRef) -> ModelCard:
 
 def label(ref: ModelRef) -> str:
     card = card_for(ref)
-    where = "" if ref.shipped else f" ({ref.source} in this workspace)"
+    where = {"shipped": "", "shared": " (from the class board)"}.get(ref.source, f" ({ref.source} in this workspace)")
     return f"{card.name}{where} - {card.headline()}"
 
 

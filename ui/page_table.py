@@ -27,6 +27,7 @@ PAGES = (
              "similarity"),
     PageSpec("pages/experiments.py", "Experiments", "Experiments", ":material/science:", "experiments"),
     PageSpec("pages/train.py", "Train", "Train a model", ":material/model_training:", "train"),
+    PageSpec("pages/board.py", "Class board", "Class board", ":material/table_view:", "board"),
 )
 
 

@@ -12,6 +12,7 @@ from explorer.card import ModelRef
 from explorer.jobs import JobState, RunStatus
 from explorer.runs import TrainingRequest
 from ui.active_model import make_active_when_drawn
+from ui.board import put_on_board
 from ui.resources import job_queue
 from ui.workspace import save, workspace
 
@@ -24,13 +25,15 @@ def my_run() -> RunStatus | None:
     return job_queue().status(kept.current_run, watcher=kept.token) if kept.current_run else None
 
 
-def submit(request: TrainingRequest) -> None:
-    """Start the run, or join the identical run someone already queued, trained or is training."""
+def submit(request: TrainingRequest, group: str | None = None) -> None:
+    """Start the run, or join the identical run someone already queued, trained or is training; in a lesson,
+    the run goes on its board (under the template's ``group`` when a group button started it)."""
     kept = workspace()
     run = job_queue().submit(request, kept.token)
     kept.current_run = run
     kept.add_run(run)
     save(kept)
+    put_on_board(run, group)
 
 
 def stop_my_run() -> None:

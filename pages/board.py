@@ -1,0 +1,128 @@
+import plotly.graph_objects as go
+import streamlit as st
+
+from explorer.card import CONDITION_LABELS
+from explorer.corruption import GaussianNoise
+from explorer.lesson import TEMPLATES, start_lesson
+from explorer.runs import S3_CORRUPTIONS
+from ui.active_model import open_from_board
+from ui.board import board_table, current_lesson
+from ui.display import image_row, markdown_table
+from ui.entry import start_page
+from ui.maps import add_trail, class_map
+from ui.resources import run_store, stored_workbench
+from ui.training_run import submit
+from ui.workspace import save, workspace
+
+start_page("pages/board.py")
+REFRESH_SECONDS = 4.0  # new runs may join at any moment, so the board always polls
+MAP_POINTS, TRAIL_IMAGES, SWEEP_IMAGES = 400, 150, 200
+SWEEP_LEVELS = [0.0, 0.1, 0.3, 0.5, 0.8, 1.0]
+FIGURE_COLUMNS = ("who", "group", "run", "model", "data", "corruption", "epochs", "state")
+
+lesson = current_lesson()
+kept = workspace()
+if lesson is None:
+    st.write("A class board puts the runs of a lesson side by side: each group trains one variant, everyone sees "
+             "every run's figures as it finishes, and anyone can compare runs or explore one. Start a lesson, then "
+             "share its link; the board shows only that lesson's runs.")
+    template = st.selectbox("Template", ["none", *TEMPLATES], help="S3 in class: six groups, one training corruption "
+                            "each. S2 in class: three groups, 4, 7 or 10 classes. Each group trains with one click.")
+    if st.button("Start a lesson", type="primary"):
+        started = start_lesson(run_store(), None if template == "none" else template)
+        kept.lesson = started.code
+        save(kept)
+        st.rerun()
+    st.stop()
+
+with st.popover("Link for the class", icon=":material/link:"):
+    st.code(f"{st.context.url or ''}?lesson={lesson.code}", language=None, wrap_lines=True)
+    st.caption("Students who open it join this lesson (their runs go on this board). It does not open your workspace.")
+nickname = st.text_input("Your name on the board", kept.nickname, max_chars=40, placeholder="anonymous")
+if nickname.strip() != kept.nickname:
+    kept.nickname = nickname.strip()
+    save(kept)
+
+if lesson.groups():
+    st.subheader(f"{lesson.template}: one click per group")
+    columns = st.columns(3)
+    for position, (group, request) in enumerate(lesson.groups().items()):
+        if columns[position % 3].button(f"Train: {group}", key=f"group-{position}"):
+            try:
+                submit(request, group)
+            except ValueError as error:
+                st.error(f"Cannot start training: {error}")
+
+
+def draw_board() -> None:
+    table = board_table(current_lesson())
+    if not len(table):
+        st.info("No runs on the board yet: runs trained in this lesson appear here as they start.")
+        st.session_state["board_done"] = []
+        return
+    st.dataframe(table.drop(columns=["id"]), hide_index=True, width="stretch", column_config={
+        "validation loss": st.column_config.LineChartColumn("validation loss", width="small"),
+        **{column: st.column_config.NumberColumn(column, format="%.3f") for column in table.columns
+           if column not in FIGURE_COLUMNS and column not in ("validation loss", "id")}})
+    if lesson.template == "S3 in class":
+        s3_table(table)
+    st.session_state["board_runs"] = dict(zip(table["id"], table["run"] + " (" + table["who"] + ")"))
+    finished = list(table.loc[table["state"].isin(["done", "stopped"]), "id"])
+    if finished != st.session_state.setdefault("board_done", finished):
+        st.session_state["board_done"] = finished
+        st.rerun()  # the whole page: a newly finished run can be compared
+
+
+def s3_table(table) -> None:
+    """The seed's table as the class measured it: one row per training corruption, SSIM under each test condition."""
+    done = table[table["state"].isin(["done", "stopped"])]
+    order = {("none" if c == "clean" else c): i for i, c in enumerate(S3_CORRUPTIONS)}
+    rows = {f"trained on {CONDITION_LABELS.get(row.corruption, 'clean') if row.corruption != 'none' else 'clean'}":
+            {text: row.get(f"SSIM {text}") for text in CONDITION_LABELS.values()}
+            for _, row in sorted(done.iterrows(), key=lambda item: order.get(item[1].corruption, len(order)))}
+    if rows:
+        st.caption("S3 in class: SSIM on the test images under each corruption (columns), one row per training "
+                   "corruption; the best of each column in bold. The seed found small noise and erasing help, large "
+                   "noise hurts.")
+        st.markdown(markdown_table(rows, bold_best=True))
+
+
+st.subheader("The board")
+st.fragment(draw_board, run_every=REFRESH_SECONDS)()
+
+done = st.session_state.get("board_done", [])
+names = st.session_state.get("board_runs", {})
+st.subheader("Compare runs")
+chosen = st.multiselect("Runs to compare (two to six finished runs)", done, format_func=names.get, max_selections=6,
+                        key="compare_runs")
+if len(chosen) >= 2:
+    sigma = st.slider("Gaussian sigma for the trails and the reconstructions", 0.0, 1.0, 0.3, 0.05, key="compare_sigma")
+    workbenches = {run: stored_workbench(run) for run in chosen}
+    decoders = [run for run in chosen if workbenches[run].can_decode]
+    if decoders:
+        st.caption("The same first 8 test images, corrupted, then reconstructed by each run")
+        first = workbenches[decoders[0]]
+        image_row(first.reconstruct(list(range(8)), GaussianNoise(sigma) if sigma else None)[0], width=56)
+        for run in decoders:
+            st.caption(names.get(run, run))
+            image_row(workbenches[run].reconstruct(list(range(8)), GaussianNoise(sigma) if sigma else None)[1], width=56)
+        sweep = go.Figure()
+        for run in decoders:
+            sweep.add_scatter(x=SWEEP_LEVELS, y=workbenches[run].noise_sweep("gaussian", SWEEP_LEVELS, SWEEP_IMAGES),
+                              mode="lines+markers", name=names.get(run, run))
+        sweep.update_layout(xaxis_title="sigma", yaxis_title=f"mean SSIM ({SWEEP_IMAGES} test images)", height=340,
+                            margin=dict(t=20))
+        st.plotly_chart(sweep, width="stretch")
+    maps = st.columns(min(3, len(chosen)))
+    for position, run in enumerate(chosen):
+        workbench = workbenches[run]
+        count = min(MAP_POINTS, len(workbench.pool))
+        result = workbench.project("pca", {}, count)
+        figure = class_map(result.coordinates, workbench.labels(count), workbench.class_names,
+                           workbench.ssim_scores(count), height=380,
+                           title=names.get(run, run), faded=workbench.can_decode and sigma > 0)
+        if workbench.can_decode and sigma > 0:
+            add_trail(figure, workbench.trail(result, GaussianNoise(sigma), 0, TRAIL_IMAGES))
+        with maps[position % len(maps)]:
+            st.plotly_chart(figure, width="stretch", key=f"compare-map-{run}")
+            st.button("Open as the active model", key=f"open-{run}", on_click=open_from_board, args=(run,))

@@ -1,0 +1,55 @@
+"""Lessons on disk: a board per lesson, nicknames not tokens, runs kept out by their owner only, templates."""
+import pytest
+
+from explorer.lesson import (TEMPLATES, BoardEntry, add_run, load_lesson, owner_of, set_hidden, start_lesson)
+from explorer.run_store import RunStore, run_id
+from explorer.runs import S3_CORRUPTIONS
+from explorer.workspace import new_token
+
+
+@pytest.fixture
+def store(tmp_path) -> RunStore:
+    return RunStore(tmp_path, cap_bytes=2**30)
+
+
+def test_a_lesson_shows_its_runs_once_each_and_only_its_own(store):
+    first, second = start_lesson(store), start_lesson(store, "S3 in class")
+    alice, bob = owner_of(new_token()), owner_of(new_token())
+    add_run(store, first.code, BoardEntry("a" * 20, "Alice", alice))
+    add_run(store, first.code, BoardEntry("b" * 20, "Bob", bob))
+    add_run(store, first.code, BoardEntry("a" * 20, "Bob", bob))  # Bob asked for Alice's run too: one row
+    add_run(store, first.code, BoardEntry("a" * 20, "Alice", alice))  # pressed Train again: still one entry
+    rows = load_lesson(store, first.code).rows()
+    assert [(row.run, row.nicknames) for row in rows] == [("a" * 20, ["Alice", "Bob"]), ("b" * 20, ["Bob"])]
+    assert load_lesson(store, second.code).rows() == [] and load_lesson(store, second.code).template == "S3 in class"
+    assert load_lesson(store, start_lesson(store).code.replace("a", "b") + "x") is None
+
+
+def test_only_its_owner_keeps_a_run_out_of_the_board(store):
+    lesson = start_lesson(store)
+    alice, bob = owner_of(new_token()), owner_of(new_token())
+    add_run(store, lesson.code, BoardEntry("a" * 20, "Alice", alice))
+    add_run(store, lesson.code, BoardEntry("a" * 20, "Bob", bob))
+    set_hidden(store, lesson.code, "a" * 20, alice, True)
+    assert [row.nicknames for row in load_lesson(store, lesson.code).rows()] == [["Bob"]]
+    set_hidden(store, lesson.code, "a" * 20, bob, True)
+    assert load_lesson(store, lesson.code).rows() == []
+    set_hidden(store, lesson.code, "a" * 20, alice, False)
+    assert [row.nicknames for row in load_lesson(store, lesson.code).rows()] == [["Alice"]]
+
+
+def test_templates_give_each_group_its_own_quick_run():
+    s3 = TEMPLATES["S3 in class"]
+    assert len(s3) == len(S3_CORRUPTIONS) == len({run_id(request) for request in s3.values()})
+    assert {request.noise for request in s3.values()} == {None if c == "clean" else c for c in S3_CORRUPTIONS}
+    assert all(request.subset == 10_000 and not request.settings for request in s3.values()), "the seed's recipe"
+    assert [request.classes for request in TEMPLATES["S2 in class"].values()] == [4, 7, 10]
+    with pytest.raises(ValueError, match="unknown lesson template"):
+        start_lesson(RunStore.__new__(RunStore), "S9 in class")
+
+
+def test_a_token_is_never_what_the_board_stores(store):
+    token = new_token()
+    lesson = start_lesson(store)
+    add_run(store, lesson.code, BoardEntry("a" * 20, "Alice", owner_of(token)))
+    assert token not in (store.root / "lessons" / f"{lesson.code}.json").read_text()

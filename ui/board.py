@@ -1,0 +1,84 @@
+"""The class board: the lesson this workspace is in, its runs as table rows, and joining or leaving it.
+
+A workspace joins a lesson by opening its link (``?lesson=CODE``) and stays in it; every run the
+student trains from then on goes on the board under their nickname.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from explorer.card import CONDITION_LABELS, ModelCard
+from explorer.jobs import JobState, RunStatus
+from explorer.lesson import ANONYMOUS, BoardEntry, BoardRow, Lesson, add_run, load_lesson, owner_of, set_hidden
+from ui.resources import job_queue, run_store, stored_card
+from ui.workspace import save, workspace
+
+LESSON_PARAM = "lesson"
+
+
+def current_lesson() -> Lesson | None:
+    """The lesson of this workspace; a lesson's link makes the workspace join it."""
+    kept = workspace()
+    code = st.query_params.get(LESSON_PARAM)
+    if code and code != kept.lesson and load_lesson(run_store(), code) is not None:
+        kept.lesson = code
+        save(kept)
+    return load_lesson(run_store(), kept.lesson) if kept.lesson else None
+
+
+def put_on_board(run: str, group: str | None = None) -> None:
+    """A run the workspace asked for joins its lesson's board (if it is in one)."""
+    kept = workspace()
+    if kept.lesson:
+        add_run(run_store(), kept.lesson, BoardEntry(run, kept.nickname or ANONYMOUS, owner_of(kept.token), group))
+
+
+def shown_on_board(run: str) -> bool | None:
+    """Whether this workspace's entry of the run is on its lesson's board (None: not in a lesson, or not entered)."""
+    kept = workspace()
+    lesson = load_lesson(run_store(), kept.lesson) if kept.lesson else None
+    owner = owner_of(kept.token)
+    entries = [entry for entry in (lesson.entries if lesson else []) if (entry.run, entry.owner) == (run, owner)]
+    return (not entries[0].hidden) if entries else None
+
+
+def show_on_board(run: str, shown: bool) -> None:
+    kept = workspace()
+    set_hidden(run_store(), kept.lesson, run, owner_of(kept.token), not shown)
+
+
+def board_row(row: BoardRow) -> dict | None:
+    """A run as a row of the board's table, or None if the store no longer has it."""
+    status: RunStatus | None = job_queue().status(row.run)
+    if status is None:
+        return None
+    request = run_store().request(row.run)
+    figures, losses = {}, [epoch["val_loss"] for epoch in status.progress.history]
+    if status.has_model and not status.state.active:
+        card = ModelCard(stored_card(row.run))
+        losses = [epoch["val_loss"] for epoch in card.history]
+        figures = {f"SSIM {text}": card.ssim(condition) for condition, text in CONDITION_LABELS.items()
+                   if card.ssim(condition) is not None}
+        for classes, accuracy in card.retrieval_accuracy.items():
+            figures[f"retrieval, {classes} classes"] = accuracy
+        for classes, accuracy in card.metrics.get("anchor_positive_accuracy", {}).items():
+            figures[f"anchor/positive, {classes} classes"] = accuracy
+    return {"who": ", ".join(row.nicknames), "group": row.group or "", "run": status.name, "model": request["model"],
+            "data": request["dataset"], "corruption": request["noise"] or "none",
+            "epochs": f"{status.progress.epoch if status.state.active else len(losses)}/{status.progress.epochs}",
+            "state": state_text(status), **figures, "validation loss": losses, "id": row.run}
+
+
+def state_text(status: RunStatus) -> str:
+    if status.state is JobState.RUNNING:
+        return f"training {status.progress.fraction:.0%}"
+    if status.state is JobState.QUEUED:
+        return f"queued ({status.ahead} ahead)"
+    return {JobState.FINISHED: "done"}.get(status.state, status.state.value)
+
+
+def board_table(lesson: Lesson) -> pd.DataFrame:
+    rows = [row for row in (board_row(row) for row in lesson.rows()) if row is not None]
+    return pd.DataFrame(rows)
+
