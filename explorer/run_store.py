@@ -35,7 +35,8 @@ from .runs import SETTINGS, TrainingRequest
 
 STORE_ENV, CAP_ENV = "EXPLORER_STORE", "EXPLORER_STORE_MB"
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "store"
-# A quick run of S4 is about 0.1 MB; a full Fashion-MNIST run 4 MB of test images plus 0.2-13 MB of weights.
+# A quick run of S4 is about 0.15 MB (its replay included); a full Fashion-MNIST run 4 MB of test images plus
+# 0.2-13 MB of weights and 1-3 MB of replay.
 DEFAULT_CAP_MB = 2048
 ACTIVE_STATES = ("queued", "running")
 ID_LENGTH = 20

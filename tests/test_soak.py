@@ -11,7 +11,7 @@ from bench.sessions import Interaction, Student
 from explorer.run_store import CAP_ENV, STORE_ENV, RunStore
 
 SESSIONS, AT_ONCE, DISTINCT_RUNS = 100, 10, 7
-# Three one-epoch runs of S4 on the digits fit (a run: ~0.1 MB of weights and test images, compressed).
+# Two one-epoch runs of S4 on the digits fit (a run: ~0.15 MB of weights, test images and replay, compressed).
 CAP_MB = 0.35
 RSS_GROWTH_LIMIT_MB = 200
 
