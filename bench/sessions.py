@@ -8,6 +8,8 @@ widget states, as the ``BackMsg`` protobufs the ``streamlit`` package ships) and
 interaction from request to ``script_finished``. One real Chromium session opens the Latent page
 beside them. Every N starts a fresh server, so the first pass is a cold start (numba, models and
 data loaded while the students wait) and the second pass measures interactions already cached.
+Then the class board: six of the students run the 'S3 in class' lesson's groups and keep reloading
+its board while the others take the lesson (not in --tiny: it trains six runs).
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ class Interaction:
     widgets: dict = field(default_factory=dict)  # label -> value, as a user would set it
     select_class: str | None = None  # lasso the points of one class on the map (a fragment rerun)
     press: str | None = None  # a button's label
+    query: str = ""  # the address's query string when a page is opened (a lesson's link)
 
 
 class LessonBroken(RuntimeError):
@@ -108,6 +111,7 @@ class Student:
                 self.page_hash = self.pages[step.page]
             self.widgets, self.states = {}, {}
             state.page_name = step.page
+            state.query_string = step.query
         state.page_script_hash = self.page_hash
         for label, value in step.widgets.items():
             self.states[self.widget(label, step).widget_id] = (self.widget(label, step).kind, value)
@@ -275,6 +279,53 @@ def measure_while_training(repeats: int = 3) -> dict:
             "idle_p50_s": statistics.median(idle), "training_p50_s": statistics.median(busy)}
 
 
+def measure_board(students: int = 30, think: float = 5.0) -> dict:
+    """A class-sized lesson on the class board: six groups press their S3 button and watch the board (reloaded
+    every 4 s, as its table refreshes), while the other students take the lesson at ``think`` seconds a click."""
+    import tempfile
+
+    from explorer.lesson import TEMPLATES, start_lesson
+    from explorer.run_store import STORE_ENV, RunStore
+
+    groups = list(TEMPLATES["S3 in class"])
+
+    async def group(number: int, url: str, code: str, timings: list, done: asyncio.Event) -> None:
+        async with Student(number, url) as student:
+            board = Interaction("open the class board", page="board", query=f"lesson={code}")
+            await student.do(board)
+            seconds, errors = await student.do(Interaction("press the group's button", press=f"Train: {groups[number]}"))
+            timings.append(Timing(number, "press the group's button", 0, seconds, 0.0, errors))
+            while not done.is_set():
+                await asyncio.sleep(4.0)
+                seconds, errors = await student.do(Interaction("refresh the board", page="board", query=f"lesson={code}"))
+                timings.append(Timing(number, "refresh the board", 0, seconds, 0.0, errors))
+
+    async def scenario(url: str, store: RunStore, code: str) -> tuple[list[Timing], list[Timing], float]:
+        started, done, board_timings = time.perf_counter(), asyncio.Event(), []
+        watchers = [asyncio.create_task(group(n, url, code, board_timings, done)) for n in range(len(groups))]
+        lessons = await asyncio.gather(*(lesson(n, url, started, think) for n in range(len(groups), students)))
+        while sum(store.has_model(run) for run in store.run_ids()) < len(groups):
+            await asyncio.sleep(1.0)
+        finished = time.perf_counter() - started
+        done.set()
+        await asyncio.gather(*watchers)
+        return [t for result in lessons for t in result], board_timings, finished
+
+    with tempfile.TemporaryDirectory() as folder:
+        store = RunStore(folder, cap_bytes=2**31)
+        code = start_lesson(store, "S3 in class").code
+        with running_app(environment={STORE_ENV: folder}) as (url, server):
+            timings, board, finished = asyncio.run(scenario(url, store, code))
+            peak = memory_mb(server.pid)
+    cached = [t.seconds for t in timings if t.attempt == 1]
+    refreshes = [t.seconds for t in board if t.step == "refresh the board"]
+    return {"students": students, "groups": len(groups), "think_s": think,
+            "errors": sum(len(t.errors) for t in timings + board),
+            "error_messages": sorted({e for t in timings + board for e in t.errors})[:5],
+            "lesson_p95_s": _percentile([t.seconds for t in timings], 95), "lesson_cached_p95_s": _percentile(cached, 95),
+            "board_refresh_p95_s": _percentile(refreshes, 95), "six_runs_done_s": finished, "peak_rss_mb": peak}
+
+
 def _percentile(values: list[float], percent: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(percent / 100 * len(ordered) + 0.5) - 1))]
@@ -309,6 +360,12 @@ def main(argv: list[str] | None = None) -> int:
             if think == 0 or n == max(args.students)]
     print_table(rows)
     training = {} if args.skip_training else measure_while_training()
+    board = {} if args.skip_training else measure_board(max(args.students), max(args.think))
+    if board:
+        print(f"class board, {board['students']} students of which {board['groups']} S3 groups train and watch the board: "
+              f"lesson p95 {board['lesson_p95_s']:.2f} s, cached p95 {board['lesson_cached_p95_s']:.2f} s, board refresh "
+              f"p95 {board['board_refresh_p95_s']:.2f} s, all six runs done after {board['six_runs_done_s']:.0f} s, "
+              f"peak RSS {board['peak_rss_mb']:.0f} MB, errors {board['errors']} {board['error_messages']}")
     if training:
         print(f"cached interactions of one student, p50 / p95: {training['idle_p50_s']:.2f} / {training['idle_p95_s']:.2f} s "
               f"idle, {training['training_p50_s']:.2f} / {training['training_p95_s']:.2f} s while another session "
@@ -318,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{row['students']} students, errors: {row['error_messages']}")
     if args.json:
         with open(args.json, "w") as file:
-            json.dump({"classes": rows, "while_training": training}, file, indent=2)
+            json.dump({"classes": rows, "while_training": training, "board": board}, file, indent=2)
     return 1 if any(row["errors"] for row in rows) else 0
 
 
