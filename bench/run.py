@@ -199,7 +199,10 @@ def app_rows(points: int, repeats: int) -> list[Row]:
         cold_start = time.monotonic() - started
         for spec in PAGES:
             page.goto(f"{url}/{spec.url_path}")
-            wait_until_idle(page)
+            try:
+                wait_until_idle(page, timeout_ms=240_000)
+            except TimeoutError:
+                raise TimeoutError(f"{spec.title} kept running for 4 minutes") from None
         peak_mb = memory_mb(server.pid)
         reloads, lassos = [], []
         for _ in range(repeats):

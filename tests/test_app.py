@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.card import ModelRef
 from explorer.checkpoint import checkpoint_paths, make_card, save_checkpoint
+from explorer.datasets import dataset_info
 from explorer.models import create_model
 from explorer.workspace import load_workspace
 from ui.page_table import PAGES
@@ -329,3 +330,19 @@ def test_cifar10_in_colour_through_every_page(tmp_path, monkeypatch):
     assert_clean(app)
     assert metric_value(app, "10 classes: retrieval").endswith("%")
     assert metric_value(app, "the seed's batch accuracy").endswith("%")
+
+
+@pytest.mark.skipif(not dataset_info("fashion-mnist").has_training_split(),
+                    reason="needs Fashion-MNIST's training split (Debian's dataset-fashion-mnist)")
+def test_a_lesson_from_the_s2_template_trains_a_group_and_shows_its_accuracies_on_the_board():
+    app = open_page("pages/board.py")
+    by_label(app.selectbox, "Template").set_value("S2 in class")
+    by_label(app.button, "Start a lesson").click().run()
+    by_label(app.text_input, "Your name on the board").set_value("Dee").run()
+    by_label(app.button, "Train: S2, 4 classes").click().run()
+    app = finish_run(app)
+    assert_clean(app)
+    table = app.dataframe[0].value
+    assert list(table["who"]) == ["Dee"] and list(table["state"]) == ["done"] and list(table["group"]) == ["S2, 4 classes"]
+    assert 0.25 < table["retrieval, 4 classes"][0] <= 1, "above chance on four classes"
+    assert 0.25 < table["anchor/positive, 4 classes"][0] <= 1
