@@ -28,17 +28,17 @@ if lesson is None:
              "share its link; the board shows only that lesson's runs.")
     template = st.selectbox("Template", ["none", *TEMPLATES], help="S3 in class: six groups, one training corruption "
                             "each. S2 in class: three groups, 4, 7 or 10 classes. Each group trains with one click.")
-    if st.button("Start a lesson", type="primary"):
-        started = start_lesson(run_store(), None if template == "none" else template)
-        kept.lesson = started.code
-        save(kept)
-        st.rerun()
-    st.stop()
+    if not st.button("Start a lesson", type="primary"):
+        st.stop()
+    lesson = start_lesson(run_store(), None if template == "none" else template)
+    kept.lesson = lesson.code
+    save(kept)
 
 with st.popover("Link for the class", icon=":material/link:"):
     st.code(f"{st.context.url or ''}?lesson={lesson.code}", language=None, wrap_lines=True)
     st.caption("Students who open it join this lesson (their runs go on this board). It does not open your workspace.")
-nickname = st.text_input("Your name on the board", kept.nickname, max_chars=40, placeholder="anonymous")
+st.session_state.setdefault("board_nickname", kept.nickname)
+nickname = st.text_input("Your name on the board", key="board_nickname", max_chars=40, placeholder="anonymous")
 if nickname.strip() != kept.nickname:
     kept.nickname = nickname.strip()
     save(kept)
