@@ -18,6 +18,7 @@ start_page("pages/board.py")
 REFRESH_SECONDS = 4.0  # new runs may join at any moment, so the board always polls
 MAP_POINTS, TRAIL_IMAGES, SWEEP_IMAGES = 400, 150, 200
 SWEEP_LEVELS = [0.0, 0.1, 0.3, 0.5, 0.8, 1.0]
+MAP_METHODS = {"PCA": ("pca", {}), "t-SNE": ("tsne", {"perplexity": 30.0})}
 FIGURE_COLUMNS = ("who", "group", "run", "model", "data", "corruption", "epochs", "state")
 
 lesson = current_lesson()
@@ -97,6 +98,8 @@ chosen = st.multiselect("Runs to compare (two to six finished runs)", done, form
                         key="compare_runs")
 if len(chosen) >= 2:
     sigma = st.slider("Gaussian sigma for the trails and the reconstructions", 0.0, 1.0, 0.3, 0.05, key="compare_sigma")
+    method = st.radio("Maps", list(MAP_METHODS), horizontal=True, key="compare_method",
+                      help="t-SNE of each run's test images, as the seed S3 drew one per corruption")
     workbenches = {run: stored_workbench(run) for run in chosen}
     decoders = [run for run in chosen if workbenches[run].can_decode]
     if decoders:
@@ -117,10 +120,10 @@ if len(chosen) >= 2:
     for position, run in enumerate(chosen):
         workbench = workbenches[run]
         count = min(MAP_POINTS, len(workbench.pool))
-        result = workbench.project("pca", {}, count)
+        result = workbench.project(*MAP_METHODS[method], count)
         figure = class_map(result.coordinates, workbench.labels(count), workbench.class_names,
                            workbench.ssim_scores(count), height=380,
-                           title=names.get(run, run), faded=workbench.can_decode and sigma > 0)
+                           title=f"{names.get(run, run)}, {method}", faded=workbench.can_decode and sigma > 0)
         if workbench.can_decode and sigma > 0:
             add_trail(figure, workbench.trail(result, GaussianNoise(sigma), 0, TRAIL_IMAGES))
         with maps[position % len(maps)]:

@@ -203,7 +203,9 @@ def test_three_groups_train_s3_on_the_class_board_and_a_fourth_student_compares_
             teacher.keyboard.press("Escape")
             wait_until_idle(teacher)
         teacher.get_by_text("reconstructed by each run").wait_for(timeout=120_000)
+        teacher.get_by_text("t-SNE", exact=True).click()
         wait_until_idle(teacher)
+        teacher.get_by_text("S3 clean (Ada), t-SNE").first.wait_for(state="attached", timeout=60_000)
         teacher.get_by_role("button", name="Open as the active model").first.scroll_into_view_if_needed()
         teacher.screenshot(path=str(ARTIFACTS / "board-compare.png"))
         assert teacher.get_by_role("button", name="Open as the active model").count() == 2
