@@ -14,8 +14,11 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, replace
 from enum import Enum
+from operator import methodcaller
+from typing import Callable
 
 import numpy as np
 import torch
@@ -29,6 +32,7 @@ from .training import EpochReport, StepReport
 LOWEST_PRIORITY = 19
 # A page watching a job reports every few seconds; browsers slow timers of hidden tabs to once a minute.
 ABANDONED_AFTER_SECONDS = 180.0
+CANCELLED_WAITING = "Cancelled while waiting; nothing was kept."
 
 
 def default_slots() -> int:
@@ -84,42 +88,57 @@ class RunStatus:
     has_model: bool = False
 
 
-@dataclass
-class TrainingJob:
-    run_id: str
-    request: TrainingRequest
-    store: RunStore
-    state: JobState = JobState.QUEUED
-    progress: Progress = field(default_factory=Progress)
-    message: str = ""
-    has_model: bool = False
-    watchers: dict[str, float] = field(default_factory=dict)  # workspace token -> when its page last showed the run
-    abandoned_after: float = ABANDONED_AFTER_SECONDS
-    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
-    _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
-    _unwatched: bool = False
+class RunExecution(ABC):
+    """One run as it trains: the training itself and what it writes to the store, whichever engine runs it.
+
+    An engine decides where a run's watchers, its Stop and Cancel requests and its live progress are kept:
+    in this process's memory (``TrainingJob``, the embedded queue) or in Redis, readable by every app
+    replica and worker (``explorer.redis_jobs``).
+    """
+
+    def __init__(self, run_id: str, request: TrainingRequest, store: RunStore,
+                 abandoned_after: float = ABANDONED_AFTER_SECONDS):
+        self.run_id, self.request, self.store, self.abandoned_after = run_id, request, store, abandoned_after
+        self.state = JobState.QUEUED
+        self.progress = Progress()
+        self.message = ""
+        self.has_model = False
+        self.worker = ""  # which process trains it, in the run's status (a Redis worker names itself)
+        self._unwatched = False
 
     @property
     def name(self) -> str:
         return self.request.name or self.request.model
 
+    @abstractmethod
     def watch(self, watcher: str) -> None:
         """A page of ``watcher`` showed the run: it is still wanted."""
-        self.watchers[watcher] = time.monotonic()
 
+    @abstractmethod
     def watching(self, besides: str | None = None) -> list[str]:
         """Watchers whose page showed the run within the abandonment window."""
-        now = time.monotonic()
-        return [w for w, seen in self.watchers.items() if w != besides and now - seen <= self.abandoned_after]
 
+    @abstractmethod
+    def leave(self, watcher: str) -> None:
+        """``watcher`` no longer follows the run."""
+
+    @abstractmethod
     def stop(self) -> None:
         """End the run after the current step; the best weights so far become the model."""
-        self._stop.set()
 
+    @abstractmethod
     def cancel(self) -> None:
         """End the run (or leave the queue) and discard everything it learned."""
-        self._cancel.set()
-        self._stop.set()
+
+    @abstractmethod
+    def stop_requested(self) -> bool: ...
+
+    @abstractmethod
+    def cancel_requested(self) -> bool: ...
+
+    def publish(self, progress: Progress, epoch_ended: bool) -> None:
+        """Make ``progress`` what pages show (after each step, and with new samples and map after each epoch)."""
+        self.progress = progress
 
     @property
     def abandoned(self) -> bool:
@@ -127,22 +146,23 @@ class TrainingJob:
         return not self.watching()
 
     def _should_stop(self) -> bool:
-        if self.abandoned and not self._stop.is_set():
+        if not self.stop_requested() and self.abandoned:
             self._unwatched = True
             self.stop()  # a running run keeps its best weights for whoever opens the workspace again
-        return self._stop.is_set()
+        return self.stop_requested()
 
     def status(self, ahead: int = 0) -> RunStatus:
         return RunStatus(self.run_id, self.name, self.state, self.message, self.progress, ahead,
                          len(self.watching()), self.has_model)
 
-    def _persist(self, state: JobState | None = None) -> None:
+    def persist(self, state: JobState | None = None) -> None:
         progress = self.progress
         self.store.write_status(self.run_id, state=(state or self.state).value, message=self.message, name=self.name,
                                 origin="trained", epoch=progress.epoch, epochs=progress.epochs,
-                                history=list(progress.history), has_model=self.has_model)
+                                history=list(progress.history), has_model=self.has_model, worker=self.worker)
 
-    def _run(self) -> None:
+    def execute(self) -> None:
+        """Train to the end (or to Stop or Cancel) and leave the result and the final state in the store."""
         sample: dict = {}
         epochs = self.request.config().epochs
 
@@ -151,11 +171,11 @@ class TrainingJob:
                           recorder=ProbeRecorder(choose_probe(splits.val, self.request.seed),
                                                  model_info(self.request.model).is_autoencoder))
             self.progress = Progress(1, epochs, 0, 0)
-            self._persist()
+            self.persist()
 
         def on_step(report: StepReport) -> None:
-            self.progress = replace(self.progress, epoch=report.epoch, step=report.step, steps=report.steps,
-                                    loss=report.loss)
+            self.publish(replace(self.progress, epoch=report.epoch, step=report.step, steps=report.steps,
+                                 loss=report.loss), epoch_ended=False)
 
         def on_epoch(report: EpochReport) -> None:
             recorder: ProbeRecorder = sample["recorder"]
@@ -164,34 +184,87 @@ class TrainingJob:
             samples = self.progress.samples
             if record.reconstructions:
                 samples = (torch.from_numpy(record.shown).float() / 255, torch.from_numpy(record.reconstructions[-1]).float() / 255)
-            self.progress = replace(self.progress, history=self.progress.history + (vars(report),), samples=samples,
-                                    probe_map=(recorder.latest_layout(), record.labels, tuple(sample["class_names"])))
-            self._persist()
+            self.publish(replace(self.progress, history=self.progress.history + (vars(report),), samples=samples,
+                                 probe_map=(recorder.latest_layout(), record.labels, tuple(sample["class_names"]))),
+                         epoch_ended=True)
+            self.persist()
 
         try:
             checkpoint = train_checkpoint(self.request, self.name, on_step=on_step, on_epoch=on_epoch,
                                           should_stop=self._should_stop, on_start=on_start)
         except TrainingFailed as error:
-            self._end(JobState.FAILED, f"Training failed: {error}")
+            self.end(JobState.FAILED, f"Training failed: {error}")
             return
         except Exception as error:  # bad data or settings: reported on the page, never a traceback
-            self._end(JobState.FAILED, f"Training could not run: {error}")
+            self.end(JobState.FAILED, f"Training could not run: {error}")
             return
-        if self._cancel.is_set():
-            self._end(JobState.CANCELLED, "Cancelled; nothing was kept.")
+        if self.cancel_requested():
+            self.end(JobState.CANCELLED, "Cancelled; nothing was kept.")
             return
         self.store.save_model(self.run_id, StoredModel(checkpoint, sample["test"], tuple(sample["class_names"])))
         self.store.save_probe(self.run_id, sample["recorder"].record)
         reason = checkpoint.card["training"]["stop_reason"]
         if self._unwatched:
             reason += " (nobody had watched it for a few minutes)"
-        self._end(JobState.STOPPED if self._stop.is_set() else JobState.FINISHED, reason, has_model=True)
+        self.end(JobState.STOPPED if self.stop_requested() else JobState.FINISHED, reason, has_model=True)
 
-    def _end(self, state: JobState, message: str, has_model: bool = False) -> None:
+    def end(self, state: JobState, message: str, has_model: bool = False) -> None:
         """The store hears of the end first: by the time a page sees the state, the result is on disk."""
         self.message, self.has_model = message, has_model
-        self._persist(state)
+        self.persist(state)
         self.state = state
+
+
+class TrainingJob(RunExecution):
+    """A run of the embedded queue: a thread of this server trains it; its signals live in memory."""
+
+    def __init__(self, run_id: str, request: TrainingRequest, store: RunStore,
+                 abandoned_after: float = ABANDONED_AFTER_SECONDS):
+        super().__init__(run_id, request, store, abandoned_after)
+        self.watchers: dict[str, float] = {}  # workspace token -> when its page last showed the run
+        self._stop, self._cancel = threading.Event(), threading.Event()
+
+    def watch(self, watcher: str) -> None:
+        self.watchers[watcher] = time.monotonic()
+
+    def watching(self, besides: str | None = None) -> list[str]:
+        now = time.monotonic()
+        return [w for w, seen in list(self.watchers.items()) if w != besides and now - seen <= self.abandoned_after]
+
+    def leave(self, watcher: str) -> None:
+        self.watchers.pop(watcher, None)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+        self._stop.set()
+
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def cancel_requested(self) -> bool:
+        return self._cancel.is_set()
+
+
+def stop_or_leave(run: RunExecution, watcher: str, end: Callable[[RunExecution], None]) -> bool:
+    """Others watching the run keep it: ``watcher`` only leaves (False); the last one watching ends it (True)."""
+    if run.watching(besides=watcher):
+        run.leave(watcher)
+        return False
+    end(run)
+    return True
+
+
+def stored_status(store: RunStore, run: str) -> RunStatus | None:
+    """A run no engine holds now, as its status file in the store has it."""
+    stored = store.status(run)
+    if stored is None:
+        return None
+    progress = Progress(stored.get("epoch", 0), stored.get("epochs", 0), history=tuple(stored.get("history", ())))
+    return RunStatus(run, stored.get("name", run), JobState(stored["state"]), stored.get("message", ""), progress,
+                     has_model=bool(stored.get("has_model")))
 
 
 class JobQueue:
@@ -238,52 +311,41 @@ class JobQueue:
                 if watcher:
                     job.watch(watcher)
                 return job.status(self._ahead_of(job))
-        stored = self.store.status(run)
-        if stored is None:
-            return None
-        progress = Progress(stored.get("epoch", 0), stored.get("epochs", 0), history=tuple(stored.get("history", ())))
-        return RunStatus(run, stored.get("name", run), JobState(stored["state"]), stored.get("message", ""), progress,
-                         has_model=bool(stored.get("has_model")))
+        return stored_status(self.store, run)
 
     def stop(self, run: str, watcher: str) -> bool:
         """Stop the run for everyone if ``watcher`` is the last one watching it; else only leave it (False)."""
-        return self._end_for(run, watcher, TrainingJob.stop)
+        return self._end_for(run, watcher, methodcaller("stop"))
 
     def cancel(self, run: str, watcher: str) -> bool:
         """Cancel the run if ``watcher`` is the last one watching it; else only leave it (False)."""
-        return self._end_for(run, watcher, TrainingJob.cancel)
+        return self._end_for(run, watcher, methodcaller("cancel"))
 
     def _end_for(self, run: str, watcher: str, end) -> bool:
         with self._changed:
             job = self._jobs.get(run)
-            if job is None:
-                return True
-            if job.watching(besides=watcher):
-                job.watchers.pop(watcher, None)
-                return False
-            end(job)
-            return True
+            return True if job is None else stop_or_leave(job, watcher, end)
 
     def _ahead_of(self, job: TrainingJob) -> int:
         return len(self._running) + self._waiting.index(job) if job in self._waiting else 0
 
     def _work(self, job: TrainingJob) -> None:
         with self._changed:
-            while not job._cancel.is_set() and not job.abandoned and (
+            while not job.cancel_requested() and not job.abandoned and (
                     self._waiting[0] is not job or len(self._running) >= self.slots):
                 self._changed.wait(0.5)
             self._waiting.remove(job)
-            if job._cancel.is_set() or job.abandoned:
-                job._end(JobState.CANCELLED, "Cancelled while waiting; nothing was kept.")
+            if job.cancel_requested() or job.abandoned:
+                job.end(JobState.CANCELLED, CANCELLED_WAITING)
                 del self._jobs[job.run_id]
                 self._changed.notify_all()
                 return
             self._running.append(job)
             job.state = JobState.RUNNING
-            job._persist()
+            job.persist()
         try:
             _lower_this_thread_priority()
-            job._run()
+            job.execute()
         finally:
             with self._changed:
                 self._running.remove(job)

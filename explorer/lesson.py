@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import threading
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -34,7 +33,6 @@ TEMPLATES: dict[str, dict[str, TrainingRequest]] = {
     "S2 in class": {f"S2, {classes} classes": quick_variant(
         replace(_S2, dataset="fashion-mnist", classes=classes, name=f"S2 {classes} classes")) for classes in (4, 7, 10)},
 }
-_writing = threading.Lock()  # one server writes a lesson's file at a time: entries are never lost to a race
 
 
 def owner_of(token: str) -> str:
@@ -110,7 +108,7 @@ def _save(store: RunStore, lesson: Lesson) -> None:
 
 def add_run(store: RunStore, code: str, entry: BoardEntry) -> None:
     """Put a run on the lesson's board (again: a student who re-runs it appears once, with the latest name)."""
-    with _writing:
+    with store.locked(f"lesson-{code}"):  # app replicas too: an entry is never lost to a race
         lesson = load_lesson(store, code)
         if lesson is None:
             raise ValueError(f"there is no lesson {code!r} on this server")
@@ -124,7 +122,7 @@ def add_run(store: RunStore, code: str, entry: BoardEntry) -> None:
 
 def set_hidden(store: RunStore, code: str, run: str, owner: str, hidden: bool) -> None:
     """Keep one's own run out of the board, or put it back; nobody else's entry changes."""
-    with _writing:
+    with store.locked(f"lesson-{code}"):
         lesson = load_lesson(store, code)
         if lesson is None:
             return

@@ -21,10 +21,18 @@ import io
 import json
 import os
 import shutil
+import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
+
+try:
+    import fcntl
+except ImportError:  # Windows: one server process, so a lock within it suffices
+    fcntl = None
 
 import numpy as np
 
@@ -76,6 +84,9 @@ class StoredModel:
     class_names: tuple[str, ...]
 
 
+_one_process = threading.Lock()
+
+
 class RunStore:
     def __init__(self, root: str | Path, cap_bytes: int):
         self.root = Path(root)
@@ -84,10 +95,44 @@ class RunStore:
         self.runs.mkdir(parents=True, exist_ok=True)
 
     @classmethod
-    def from_environment(cls) -> "RunStore":
-        """``EXPLORER_STORE`` (a folder) and ``EXPLORER_STORE_MB`` (its cap) if set, else ./store and 2 GB."""
-        root = os.environ.get(STORE_ENV) or DEFAULT_ROOT
+    def from_environment(cls, root: str | Path | None = None) -> "RunStore":
+        """``EXPLORER_STORE`` (a folder) and ``EXPLORER_STORE_MB`` (its cap) if set, else ``root`` or ./store
+        and 2 GB."""
+        root = os.environ.get(STORE_ENV) or root or DEFAULT_ROOT
         return cls(root, int(float(os.environ.get(CAP_ENV) or DEFAULT_CAP_MB) * 2**20))
+
+    def identity(self) -> str | None:
+        """The store's id (``store.json``), or None where no app made this folder a store: a worker
+        compares it with the id the app sent, so a worker looking at the wrong folder says so."""
+        try:
+            return json.loads((self.root / "store.json").read_text())["id"]
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def ensure_identity(self) -> str:
+        if self.identity() is None:
+            try:
+                with open(self.root / "store.json", "x") as created:  # the first of several replicas wins
+                    created.write(json.dumps({"id": uuid.uuid4().hex}))
+            except FileExistsError:
+                pass
+        return self.identity()
+
+    @contextmanager
+    def locked(self, name: str) -> Iterator[None]:
+        """One holder of ``name`` at a time across threads and processes sharing this store (app replicas)."""
+        if fcntl is None:
+            with _one_process:
+                yield
+            return
+        path = self.root / "locks" / f"{name}.lock"
+        path.parent.mkdir(exist_ok=True)
+        with open(path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def folder(self, run: str) -> Path:
         if not (len(run) == ID_LENGTH and all(c in "0123456789abcdef" for c in run)):
@@ -106,11 +151,27 @@ class RunStore:
     def write_status(self, run: str, **status) -> None:
         atomic_write(self.folder(run) / "status.json", json.dumps({**status, "updated": time.time()}).encode())
 
-    def start(self, run: str, request: TrainingRequest) -> None:
-        """A new run's folder (a previous run of the same id that ended without its full result is replaced)."""
+    def start(self, run: str, request: TrainingRequest, keep_sources: bool = False) -> None:
+        """A new run's folder (a previous run of the same id that ended without its full result is replaced).
+
+        ``keep_sources`` writes the uploaded files too, for a worker elsewhere that trains from the store alone;
+        ``drop_sources`` removes them when the run ends."""
         self.remove(run)
-        atomic_write(self.folder(run) / "request.json", json.dumps(request_record(request), indent=2).encode())
+        folder = self.folder(run)
+        if keep_sources:
+            for key, data in request.sources.items():
+                atomic_write(folder / "sources" / key, data)
+        atomic_write(folder / "request.json", json.dumps(request_record(request), indent=2).encode())
         self.write_status(run, state="queued", name=request.name or request.model, origin="trained")
+
+    def training_request(self, run: str) -> TrainingRequest:
+        """The request as ``start`` kept it, uploaded files included (for a worker)."""
+        record = self.request(run)
+        sources = {key: (self.folder(run) / "sources" / key).read_bytes() for key in record.pop("sources")}
+        return TrainingRequest(**record, sources=sources)
+
+    def drop_sources(self, run: str) -> None:
+        shutil.rmtree(self.folder(run) / "sources", ignore_errors=True)
 
     def save_model(self, run: str, model: StoredModel) -> None:
         """The checkpoint and test images; the caller writes the status that makes them visible."""

@@ -6,6 +6,7 @@ and a finished run, read from there, is as read-only as a shipped checkpoint.
 """
 from __future__ import annotations
 
+import os
 import subprocess
 
 import plotly.graph_objects as go
@@ -15,6 +16,7 @@ from explorer.checkpoint import load_shipped, shipped_cards
 from explorer.datasets import ImageSet, dataset_info, load_dataset
 from explorer.jobs import JobQueue
 from explorer.projection import warm_up_umap_elsewhere
+from explorer.redis_jobs import URL_ENV, RedisJobQueue
 from explorer.run_store import RunStore
 from explorer.workbench import Workbench
 from ui.replay import recording_cost, replay_figure
@@ -76,9 +78,11 @@ def run_store() -> RunStore:
 
 
 @st.cache_resource(show_spinner=False)
-def job_queue() -> JobQueue:
-    """The server's one training queue: every workspace's runs wait their turn in it."""
-    return JobQueue(run_store())
+def job_queue() -> JobQueue | RedisJobQueue:
+    """The training queue every workspace's runs wait in: this server's threads, or with ``REDIS_URL``
+    set, RQ workers that app replicas share (explorer.redis_jobs)."""
+    url = os.environ.get(URL_ENV)
+    return RedisJobQueue(run_store(), url) if url else JobQueue(run_store())
 
 
 def stored_card(run: str) -> dict:

@@ -1,0 +1,327 @@
+"""Training on RQ workers: the job engine when ``REDIS_URL`` is set, for a class past one machine.
+
+The app replicas and the workers share two things: the run store (one folder, e.g. a network volume,
+at the app's path or at the worker's ``EXPLORER_STORE``)
+and Redis. The store holds everything that must outlive a process, exactly as with the embedded queue
+(request, status with the loss history, checkpoint, replay); Redis holds what is live: the RQ queue,
+which runs are active, who watches each, Stop and Cancel, per-step progress, and a heartbeat per
+running run. A page asks ``RedisJobQueue`` what the embedded ``JobQueue`` answers, so the Train page
+cannot tell the engines apart; ``python -m explorer.worker`` runs the RQ worker.
+
+Faults: a worker killed mid-run stops its heartbeat; the next page that looks puts the run back in the
+queue, from the start (training is deterministic per seed), once; a second loss marks it interrupted.
+A Redis that restarts empty loses only live state: finished runs are in the store, active ones are
+shown as interrupted. A worker that cannot find the app's store fails the run with that message.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import threading
+import time
+
+import numpy as np
+import torch
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, get_current_job
+from rq.serializers import JSONSerializer
+
+from .jobs import (ABANDONED_AFTER_SECONDS, CANCELLED_WAITING, JobState, Progress, RunExecution, RunStatus,
+                   stop_or_leave, stored_status)
+from .run_store import RunStore, run_id
+from .runs import TrainingRequest
+
+URL_ENV, QUEUE_ENV = "REDIS_URL", "EXPLORER_QUEUE"
+DEFAULT_QUEUE = "explorer-training"
+HEARTBEAT_SECONDS = 3.0
+ALIVE_SECONDS = 12  # a running run whose worker has not beaten for this long is lost
+ATTEMPTS = 2  # a run whose worker died is queued again once
+NO_TIMEOUT = -1  # a full recipe trains for hours; Stop, Cancel and abandonment end runs, not RQ
+ACTIVE = "explorer:active"  # run ids queued or training
+
+
+def _key(kind: str, run: str) -> str:
+    return f"explorer:{kind}:{run}"
+
+
+class RedisRun(RunExecution):
+    """A run whose signals live in Redis: the worker training it and every app replica see the same ones."""
+
+    def __init__(self, run_id: str, request: TrainingRequest | None, store: RunStore, redis: Redis,
+                 abandoned_after: float = ABANDONED_AFTER_SECONDS):
+        super().__init__(run_id, request, store, abandoned_after)
+        self.redis = redis
+
+    @property
+    def name(self) -> str:
+        return self.request.name or self.request.model if self.request else self.run_id
+
+    def watch(self, watcher: str) -> None:
+        self.redis.hset(_key("watchers", self.run_id), watcher, time.time())
+
+    def watching(self, besides: str | None = None) -> list[str]:
+        now = time.time()
+        seen = self.redis.hgetall(_key("watchers", self.run_id))
+        return [w.decode() for w, at in seen.items() if w.decode() != besides and now - float(at) <= self.abandoned_after]
+
+    def leave(self, watcher: str) -> None:
+        self.redis.hdel(_key("watchers", self.run_id), watcher)
+
+    def stop(self) -> None:
+        self.redis.set(_key("stop", self.run_id), 1)
+
+    def cancel(self) -> None:
+        self.redis.set(_key("cancel", self.run_id), 1)
+        self.stop()
+
+    def stop_requested(self) -> bool:
+        return self._flag("stop")
+
+    def cancel_requested(self) -> bool:
+        return self._flag("cancel")
+
+    def _flag(self, kind: str) -> bool:
+        try:
+            return bool(self.redis.exists(_key(kind, self.run_id)))
+        except RedisError:  # Redis restarting: train on, ask again at the next step
+            return False
+
+    def _should_stop(self) -> bool:
+        try:
+            return super()._should_stop()
+        except RedisError:
+            return False
+
+    def publish(self, progress: Progress, epoch_ended: bool) -> None:
+        self.progress = progress
+        try:
+            self.redis.set(_key("progress", self.run_id), json.dumps(
+                {"epoch": progress.epoch, "epochs": progress.epochs, "step": progress.step, "steps": progress.steps,
+                 "loss": progress.loss}))
+            if epoch_ended and progress.probe_map is not None:
+                self.redis.set(_key("live", self.run_id), _live_bytes(progress))
+        except RedisError:
+            pass  # pages show the last progress they read; the store has every epoch
+
+    def live_progress(self, history: tuple[dict, ...]) -> Progress:
+        """Per-step progress and the latest epoch's samples and map, as the worker published them."""
+        step, live = self.redis.mget(_key("progress", self.run_id), _key("live", self.run_id))
+        progress = Progress(history=history, **(json.loads(step) if step else {}))
+        if live:
+            with np.load(io.BytesIO(live), allow_pickle=False) as arrays:
+                samples = None
+                if "shown" in arrays:
+                    samples = (torch.from_numpy(arrays["shown"]), torch.from_numpy(arrays["reconstructed"]))
+                progress.samples = samples
+                progress.probe_map = (arrays["layout"], arrays["labels"], tuple(arrays["class_names"].tolist()))
+        return progress
+
+    def forget(self) -> None:
+        """The run ended: its live state goes; the store keeps everything that lasts."""
+        self.redis.delete(*(_key(kind, self.run_id) for kind in ("watchers", "stop", "cancel", "progress", "live",
+                                                                 "alive", "attempts", "missing")))
+        self.redis.srem(ACTIVE, self.run_id)
+
+
+def _live_bytes(progress: Progress) -> bytes:
+    layout, labels, class_names = progress.probe_map
+    arrays = {"layout": layout, "labels": labels, "class_names": np.array(class_names, dtype=str)}
+    if progress.samples is not None:
+        arrays.update(shown=progress.samples[0].numpy(), reconstructed=progress.samples[1].numpy())
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+class RedisJobQueue:
+    """The embedded ``JobQueue``'s interface over RQ: submit, status, stop, cancel, by run id."""
+
+    def __init__(self, store: RunStore, url: str, queue: str | None = None):
+        self.store = store
+        self.redis = Redis.from_url(url, socket_timeout=10, health_check_interval=30)
+        self.queue = Queue(queue or os.environ.get(QUEUE_ENV) or DEFAULT_QUEUE, connection=self.redis,
+                           serializer=JSONSerializer)
+        self.store_id = store.ensure_identity()
+
+    def _run(self, run: str) -> RedisRun:
+        return RedisRun(run, None, self.store, self.redis)
+
+    def submit(self, request: TrainingRequest, watcher: str) -> str:
+        """The run's id: a new run, or the queued, running or finished run identical to ``request``."""
+        run = run_id(request)
+        try:
+            with self.redis.lock("explorer:submitting", timeout=60, blocking_timeout=30):
+                for other in self.redis.smembers(ACTIVE):
+                    if other.decode() != run and watcher in self._run(other.decode()).watching():
+                        raise ValueError("a run of yours is already queued or training: stop or cancel it first")
+                if self.redis.sismember(ACTIVE, run):
+                    self._run(run).watch(watcher)
+                    return run
+                if (self.store.status(run) or {}).get("state") == JobState.FINISHED.value:
+                    self.store.touch(run)
+                    return run
+                self.store.start(run, request, keep_sources=True)
+                handle = RedisRun(run, request, self.store, self.redis)
+                handle.forget()
+                handle.watch(watcher)
+                self._enqueue(run)
+        except RedisError as error:
+            raise ValueError(f"the training queue cannot be reached ({error}); try again in a moment") from None
+        return run
+
+    def _enqueue(self, run: str) -> None:
+        attempt = self.redis.hincrby(_key("attempts", run), "count", 1)
+        self.redis.sadd(ACTIVE, run)
+        self.queue.enqueue("explorer.redis_jobs.train_run", run, self.store_id, str(self.store.root), job_id=f"{run}-{attempt}",
+                           job_timeout=NO_TIMEOUT, result_ttl=600, failure_ttl=86400)
+
+    def status(self, run: str, watcher: str | None = None) -> RunStatus | None:
+        """What a page shows of a run; ``watcher`` marks the run as still wanted by that workspace."""
+        try:
+            self._notice_lost(run)
+            stored = stored_status(self.store, run)
+            if stored is None or not stored.state.active or not self.redis.sismember(ACTIVE, run):
+                return stored
+            handle = self._run(run)
+            if watcher:
+                handle.watch(watcher)
+            ahead = self._ahead_of(run) if stored.state is JobState.QUEUED else 0
+            progress = handle.live_progress(stored.progress.history)
+            progress.epochs = progress.epochs or stored.progress.epochs
+            return RunStatus(run, stored.name, stored.state, stored.message, progress, ahead,
+                             len(handle.watching()), stored.has_model)
+        except RedisError:
+            return stored_status(self.store, run)
+
+    def _ahead_of(self, run: str) -> int:
+        """Runs training now plus those queued before this one."""
+        queued = [job.rsplit("-", 1)[0] for job in self.queue.get_job_ids()]
+        training = sum(1 for _ in self.redis.scan_iter(_key("alive", "*")))
+        return training + (queued.index(run) if run in queued else 0)
+
+    def _notice_lost(self, run: str) -> None:
+        """A worker failure, a dead worker or an emptied Redis, turned into the run's state in the store."""
+        stored = self.store.status(run)
+        if not stored or stored.get("state") not in ("queued", "running"):
+            return
+        failure = self.redis.get(_key("failure", run))
+        if failure:
+            self.store.write_status(run, **{**stored, "state": "failed", "message": failure.decode()})
+            self.redis.delete(_key("failure", run))
+            self._run(run).forget()
+            return
+        loss = self._loss(run, stored)
+        if loss is None or (loss == "worker" and not self._missing_for_two_beats(run)):
+            return
+        with self.redis.lock("explorer:submitting", timeout=60, blocking_timeout=30):
+            stored = self.store.status(run)
+            loss = self._loss(run, stored)  # another replica may have handled it meanwhile
+            if loss:
+                self._after_loss(run, stored, loss)
+
+    def _loss(self, run: str, stored: dict | None) -> str | None:
+        """"worker" if the worker training it stopped beating, "redis" if Redis no longer knows the run."""
+        if not stored or stored.get("state") not in ("queued", "running"):
+            return None
+        if stored["state"] == "running" and not self.redis.exists(_key("alive", run)):
+            return "worker"
+        if not self.redis.sismember(ACTIVE, run) and time.time() - stored.get("updated", 0) > ALIVE_SECONDS:
+            return "redis"
+        return None
+
+    def _missing_for_two_beats(self, run: str) -> bool:
+        """After a Redis restart a living worker beats again within one heartbeat: give it two."""
+        self.redis.set(_key("missing", run), time.time(), nx=True, ex=60)
+        return time.time() - float(self.redis.get(_key("missing", run)) or time.time()) >= 2 * HEARTBEAT_SECONDS
+
+    def _after_loss(self, run: str, stored: dict, loss: str) -> None:
+        epoch = stored.get("epoch", 0)
+        during = f" during epoch {epoch}" if epoch else ""
+        self.redis.delete(_key("missing", run))
+        if loss == "worker" and int(self.redis.hget(_key("attempts", run), "count") or 0) < ATTEMPTS:
+            self.store.write_status(run, **{**stored, "state": "queued", "epoch": 0, "history": [], "message":
+                                    f"Its worker stopped{during}; queued again from the start."})
+            self.redis.delete(_key("progress", run), _key("live", run))
+            self._enqueue(run)
+            return
+        reason = "the job queue (Redis) restarted" if loss == "redis" else f"its worker stopped{during}, twice"
+        self.store.write_status(run, **{**stored, "state": "interrupted", "message":
+                                f"Interrupted: {reason}, so nothing was kept. Press Train to run it again."})
+        self.store.drop_sources(run)
+        self._run(run).forget()
+
+    def stop(self, run: str, watcher: str) -> bool:
+        """Stop the run for everyone if ``watcher`` is the last one watching it; else only leave it (False)."""
+        return self._end_for(run, watcher, cancel=False)
+
+    def cancel(self, run: str, watcher: str) -> bool:
+        """Cancel the run if ``watcher`` is the last one watching it; else only leave it (False)."""
+        return self._end_for(run, watcher, cancel=True)
+
+    def _end_for(self, run: str, watcher: str, cancel: bool) -> bool:
+        if not self.redis.sismember(ACTIVE, run):
+            return True
+        handle = self._run(run)
+        if not stop_or_leave(handle, watcher, lambda it: it.cancel() if cancel else it.stop()):
+            return False
+        attempt = self.redis.hget(_key("attempts", run), "count")
+        if cancel and attempt and self.queue.remove(f"{run}-{int(attempt)}"):  # still queued: no worker will take it
+            self.store.write_status(run, **{**(self.store.status(run) or {}), "state": JobState.CANCELLED.value,
+                                            "message": CANCELLED_WAITING})
+            self.store.drop_sources(run)
+            handle.forget()
+        return True
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def train_run(run: str, store_id: str, store_root: str) -> str:
+    """The RQ job: train ``run`` in the app's store (at ``store_root``, or at the worker's ``EXPLORER_STORE``
+    where the volume is mounted elsewhere), beating while it trains."""
+    redis = get_current_job().connection
+    store = RunStore.from_environment(store_root)
+    if store.identity() != store_id:
+        message = (f"Training could not run: worker {worker_name()} cannot reach the app's run store (it looks in "
+                   f"{store.root}, which is {'another store' if store.identity() else 'not a store'}); "
+                   "give the workers the app's EXPLORER_STORE.")
+        redis.set(_key("failure", run), message)
+        return message
+    execution = RedisRun(run, store.training_request(run), store, redis)
+    execution.worker = worker_name()
+    _beat_once(redis, run)  # alive before the store says running
+    beating = threading.Event()
+    heartbeat = threading.Thread(target=_beat, args=(redis, run, beating), daemon=True)
+    heartbeat.start()
+    try:
+        if execution.cancel_requested() or execution.abandoned:
+            execution.end(JobState.CANCELLED, CANCELLED_WAITING)
+        else:
+            execution.state = JobState.RUNNING
+            execution.persist()
+            execution.execute()
+    finally:
+        beating.set()
+        heartbeat.join()
+        store.drop_sources(run)
+        execution.forget()
+        store.keep_under_cap()
+    return execution.state.value
+
+
+def _beat_once(redis: Redis, run: str) -> None:
+    """Say the run is alive (and active: a Redis that restarted learns it again)."""
+    try:
+        redis.set(_key("alive", run), worker_name(), ex=ALIVE_SECONDS)
+        redis.sadd(ACTIVE, run)
+    except RedisError:
+        pass
+
+
+def _beat(redis: Redis, run: str, done: threading.Event) -> None:
+    while not done.wait(HEARTBEAT_SECONDS):
+        _beat_once(redis, run)
