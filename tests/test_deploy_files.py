@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CONDA_NAMES = {"pytorch-cpu": "torch", "opentsne": "opentsne", "pillow": "pillow"}
+CONDA_NAMES = {"pytorch-cpu": "torch", "opentsne": "opentsne", "pillow": "pillow", "redis-py": "redis"}
 
 
 def _bounds(lines) -> dict[str, str]:

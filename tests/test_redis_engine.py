@@ -1,0 +1,128 @@
+"""Training past one box: Debian's redis-server on loopback, RQ workers as processes, app replicas on one store.
+
+The faults are real: a worker is killed with SIGKILL mid-run, Redis is stopped and started empty, a worker
+is pointed at a folder that is not the app's store. Screenshots land in test-artifacts/.
+"""
+import time
+from dataclasses import replace
+
+import pytest
+
+from bench.browser import browser_contexts, running_app, wait_until_idle
+from browser_steps import ARTIFACTS, EXCEPTION, TRAINED, needs_chromium, open_train_page
+from explorer.jobs import JobState
+from explorer.redis_jobs import URL_ENV, RedisJobQueue
+from explorer.run_store import CAP_ENV, STORE_ENV, RunStore
+from explorer.runs import TrainingRequest
+from explorer.workspace import load_workspace
+from redis_engine import free_port, kill, needs_redis, start_redis, start_worker, stop
+from test_workspace_browser import active_model, workspace_token
+
+pytestmark = needs_redis
+KILLED = TrainingRequest("s4-conv-392", "digits", settings={"epochs": 12}, subset=300, name="killed midway")
+ALONGSIDE = replace(KILLED, seed=1, name="alongside")
+
+
+def wait_for(condition, timeout: float = 120.0, every: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(every)
+    return value
+
+
+def test_a_killed_worker_s_run_is_queued_again_and_redis_restarting_loses_no_finished_run(tmp_path):
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    redis = start_redis(port)
+    log = tmp_path / "workers.log"
+    workers = [start_worker(url, log) for _ in range(2)]
+    elsewhere = start_worker(url, log, queue="elsewhere", store=tmp_path / "not-the-store")
+    store = RunStore(tmp_path / "store", cap_bytes=2**30)
+    replica_a, replica_b = RedisJobQueue(store, url), RedisJobQueue(RunStore(store.root, store.cap_bytes), url)
+    try:
+        run = replica_a.submit(KILLED, "a")
+        assert replica_b.submit(replace(KILLED, name="same weights"), "b") == run, "two replicas, one run"
+        other = replica_b.submit(ALONGSIDE, "c")
+        status = wait_for(lambda: (s := replica_a.status(run, "a")).progress.probe_map is not None and s)
+        assert status.watchers == 2 and status.progress.samples[0].shape == (8, 1, 28, 28), "live progress via Redis"
+        wait_for(lambda: len(replica_b.status(run, "b").progress.history) >= 2 and replica_b.status(other, "c")
+                 .state is JobState.RUNNING)
+        training = {store.status(r)["worker"] for r in (run, other)}
+        assert len(training) == 2 and all(any(name.endswith(f":{p.pid}") for p in workers) for name in training), \
+            "the two runs train at once, one on each worker"
+        victim = next(p for p in workers if store.status(run)["worker"].endswith(f":{p.pid}"))
+        epoch = store.status(run)["epoch"]
+        kill(victim)
+        killed = time.monotonic()
+        requeued = wait_for(lambda: (s := replica_a.status(run, "a")).state is JobState.QUEUED and s, timeout=60)
+        noticed = time.monotonic() - killed
+        assert f"Its worker stopped during epoch {epoch}" in requeued.message
+        wait_for(lambda: replica_b.status(run, "b").state is JobState.FINISHED and replica_a.status(run, "a"),
+                 timeout=120)
+        assert store.card(run)["training"]["epochs_run"] == 12
+        assert not store.status(run)["worker"].endswith(f":{victim.pid}"), "the surviving worker trained it again"
+        wait_for(lambda: replica_a.status(other, "c").state is JobState.FINISHED)
+
+        stranded = RedisJobQueue(store, url, queue="nobody-serves-this").submit(replace(KILLED, seed=2), "d")
+        failed = RedisJobQueue(store, url, queue="elsewhere").submit(replace(KILLED, seed=3), "e")
+        message = wait_for(lambda: (s := replica_a.status(failed)).state is JobState.FAILED and s.message)
+        assert "cannot reach the app's run store" in message and "not a store" in message
+
+        version = store.model_version(run)
+        stop(redis)
+        redis = start_redis(port)
+        assert replica_a.status(run).state is JobState.FINISHED and store.model_version(run) == version
+        assert replica_b.submit(KILLED, "f") == run and replica_b.status(run).state is JobState.FINISHED, \
+            "an identical request joins the finished run: nothing trains again"
+        lost = wait_for(lambda: (s := replica_a.status(stranded)).state is JobState.INTERRUPTED and s, timeout=40)
+        assert "the job queue (Redis) restarted" in lost.message
+        after = replica_a.submit(replace(KILLED, seed=4, settings={"epochs": 2}), "g")
+        wait_for(lambda: replica_b.status(after).state is JobState.FINISHED, timeout=60)  # workers reconnected
+    finally:
+        for process in [*workers, elsewhere]:
+            if process.poll() is None:
+                kill(process)
+        stop(redis)
+    print(f"killed worker noticed and run queued again after {noticed:.1f} s")
+
+
+@needs_chromium
+def test_two_app_replicas_train_on_two_workers_and_share_identical_runs(tmp_path):
+    """Two Streamlit servers on one store and one Redis, as behind a sticky proxy: a student on each presses
+    Train on the same experiment and gets one run; a third trains another; a workspace link works on both."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    redis = start_redis(port)
+    log = tmp_path / "workers.log"
+    workers = [start_worker(url, log) for _ in range(2)]
+    store = RunStore(tmp_path / "store", cap_bytes=2**30)
+    environment = {STORE_ENV: str(store.root), CAP_ENV: "1024", URL_ENV: url}
+    try:
+        with running_app(environment=environment) as (one, _), running_app(environment=environment) as (two, _), \
+                browser_contexts(3) as (first, second, third):
+            open_train_page(first, one, Seed="41", Name="from replica one")
+            open_train_page(second, two, Seed="41", Name="from replica two")
+            open_train_page(third, two, Seed="42", Name="another experiment")
+            for page in (first, second, third):
+                page.get_by_role("button", name="Train", exact=True).click()
+            for page in (first, second, third):
+                page.get_by_text(TRAINED).wait_for(timeout=180_000)
+            second.screenshot(path=str(ARTIFACTS / "redis-replica-two.png"), full_page=True)
+            runs = [load_workspace(store, workspace_token(page)).current_run for page in (first, second, third)]
+            assert runs[0] == runs[1] != runs[2], "identical requests from two replicas share one run"
+            assert sorted(store.request(run)["seed"] for run in store.run_ids()) == [41, 42]
+            pids = {f":{worker.pid}" for worker in workers}
+            assert all(any(store.status(run)["worker"].endswith(pid) for pid in pids) for run in runs), \
+                "every run trained on a worker, none in an app"
+            first_link = first.url
+            third.goto(first_link.replace(one, two))
+            wait_until_idle(third)
+            assert active_model(third).startswith("from replica one"), "a workspace link works on either replica"
+            for page in (first, second, third):
+                assert page.locator(EXCEPTION).count() == 0
+    finally:
+        for worker in workers:
+            kill(worker)
+        stop(redis)
