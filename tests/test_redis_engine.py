@@ -1,14 +1,21 @@
-"""Training past one box: Debian's redis-server on loopback, RQ workers as processes, app replicas on one store.
+"""Training past one box: Debian's redis-server on loopback, RQ workers as processes, app replicas on one store
+behind Debian's HAProxy with deploy/haproxy.cfg.
 
 The faults are real: a worker is killed with SIGKILL mid-run, Redis is stopped and started empty, a worker
 is pointed at a folder that is not the app's store. Screenshots land in test-artifacts/.
 """
+import shutil
+import subprocess
 import time
+import urllib.request
+from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
+from typing import Iterator
 
 import pytest
 
-from bench.browser import browser_contexts, running_app, wait_until_idle
+from bench.browser import ROOT, browser_contexts, running_app, wait_until_idle
 from browser_steps import ARTIFACTS, EXCEPTION, TRAINED, needs_chromium, open_train_page
 from explorer.jobs import JobState
 from explorer.redis_jobs import URL_ENV, RedisJobQueue
@@ -19,6 +26,7 @@ from redis_engine import free_port, kill, needs_redis, start_redis, start_worker
 from test_workspace_browser import active_model, workspace_token
 
 pytestmark = needs_redis
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 KILLED = TrainingRequest("s4-conv-392", "digits", settings={"epochs": 12}, subset=300, name="killed midway")
 ALONGSIDE = replace(KILLED, seed=1, name="alongside")
 
@@ -87,24 +95,59 @@ def test_a_killed_worker_s_run_is_queued_again_and_redis_restarting_loses_no_fin
     print(f"killed worker noticed and run queued again after {noticed:.1f} s")
 
 
+@contextmanager
+def sticky_proxy(ports: list[int], log: Path) -> Iterator[str]:
+    """deploy/haproxy.cfg as compose runs it, its replicas' addresses pointed at ``ports`` on loopback."""
+    config = (ROOT / "deploy" / "haproxy.cfg").read_text().replace("bind :8501", f"bind 127.0.0.1:{(port := free_port())}")
+    for replica, replica_port in enumerate(ports, start=1):
+        config = config.replace(f"app{replica}:8501", f"127.0.0.1:{replica_port}")
+    (log.parent / "haproxy.cfg").write_text(config)
+    proxy = subprocess.Popen([HAPROXY, "-db", "-f", str(log.parent / "haproxy.cfg")], stdout=log.open("a"),
+                             stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _answers(f"{url}/_stcore/health"), timeout=30)
+        yield url
+    finally:
+        stop(proxy)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return urllib.request.urlopen(url, timeout=2).read() == b"ok"
+    except OSError:
+        return False
+
+
+def pin(page, proxy: str, replica: str) -> None:
+    """The cookie the proxy sets on a first visit, chosen by the test: this browser talks to ``replica``."""
+    page.context.add_cookies([{"name": "EXPLORER_REPLICA", "value": replica, "url": proxy}])
+
+
 @needs_chromium
-def test_two_app_replicas_train_on_two_workers_and_share_identical_runs(tmp_path):
-    """Two Streamlit servers on one store and one Redis, as behind a sticky proxy: a student on each presses
-    Train on the same experiment and gets one run; a third trains another; a workspace link works on both."""
+@pytest.mark.skipif(not Path(HAPROXY).exists(), reason="no haproxy (Debian: apt-get install haproxy)")
+def test_two_app_replicas_behind_the_sticky_proxy_train_on_workers_and_share_identical_runs(tmp_path):
+    """deploy/compose.yaml's layout on loopback: Redis, two workers, two Streamlit replicas on one store, and
+    HAProxy with the shipped config in front. Students on different replicas press Train on the same
+    experiment and get one run; a third trains another; a workspace link opens on the other replica."""
     ARTIFACTS.mkdir(exist_ok=True)
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
     redis = start_redis(port)
-    log = tmp_path / "workers.log"
+    log = tmp_path / "services.log"
     workers = [start_worker(url, log) for _ in range(2)]
     store = RunStore(tmp_path / "store", cap_bytes=2**30)
     environment = {STORE_ENV: str(store.root), CAP_ENV: "1024", URL_ENV: url}
+    replica_ports = [free_port(), free_port()]
     try:
-        with running_app(environment=environment) as (one, _), running_app(environment=environment) as (two, _), \
-                browser_contexts(3) as (first, second, third):
-            open_train_page(first, one, Seed="41", Name="from replica one")
-            open_train_page(second, two, Seed="41", Name="from replica two")
-            open_train_page(third, two, Seed="42", Name="another experiment")
+        with running_app(port=replica_ports[0], environment=environment), \
+                running_app(port=replica_ports[1], environment=environment), \
+                sticky_proxy(replica_ports, log) as proxy, browser_contexts(3) as (first, second, third):
+            for page, replica in ((first, "app1"), (second, "app2"), (third, "app2")):
+                pin(page, proxy, replica)
+            open_train_page(first, proxy, Seed="41", Name="from replica one")
+            open_train_page(second, proxy, Seed="41", Name="from replica two")
+            open_train_page(third, proxy, Seed="42", Name="another experiment")
             for page in (first, second, third):
                 page.get_by_role("button", name="Train", exact=True).click()
             for page in (first, second, third):
@@ -116,8 +159,7 @@ def test_two_app_replicas_train_on_two_workers_and_share_identical_runs(tmp_path
             pids = {f":{worker.pid}" for worker in workers}
             assert all(any(store.status(run)["worker"].endswith(pid) for pid in pids) for run in runs), \
                 "every run trained on a worker, none in an app"
-            first_link = first.url
-            third.goto(first_link.replace(one, two))
+            third.goto(first.url)
             wait_until_idle(third)
             assert active_model(third).startswith("from replica one"), "a workspace link works on either replica"
             for page in (first, second, third):
