@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 
+import torch
 from redis import Redis
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
@@ -26,13 +27,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", default=os.environ.get(URL_ENV), help=f"Redis (default: ${URL_ENV})")
     parser.add_argument("--queue", default=os.environ.get(QUEUE_ENV) or DEFAULT_QUEUE)
     parser.add_argument("--burst", action="store_true", help="end when the queue is empty")
+    parser.add_argument("--threads", type=int, help="PyTorch's CPU threads (default: its own, one per core); "
+                        "several workers on one machine share its cores")
     options = parser.parse_args(argv)
     if not options.url:
         sys.exit(f"Set {URL_ENV} (e.g. redis://localhost:6379/0) or pass --url.")
+    if options.threads:
+        torch.set_num_threads(options.threads)
     redis = Redis.from_url(options.url)
     queue = Queue(options.queue, connection=redis, serializer=JSONSerializer)
     store = os.environ.get(STORE_ENV) or "the app's path"
-    print(f"worker {worker_name()}: queue {options.queue}, store {store}, device {pick_device().type}", flush=True)
+    print(f"worker {worker_name()}: queue {options.queue}, store {store}, device {pick_device().type}, "
+          f"{torch.get_num_threads()} CPU threads", flush=True)
     SimpleWorker([queue], connection=redis, serializer=JSONSerializer).work(burst=options.burst,
                                                                          with_scheduler=False)
     return 0

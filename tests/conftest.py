@@ -97,7 +97,7 @@ def app_url():
 @pytest.fixture(scope="session")
 def redis_with_a_worker(tmp_path_factory):
     """Redis on loopback and one RQ worker for the session; each test that uses it starts with no live runs."""
-    from redis_engine import kill, running_redis, start_worker
+    from bench.services import kill, running_redis, start_worker
 
     with running_redis() as url:
         worker = start_worker(url, tmp_path_factory.mktemp("worker") / "worker.log")

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from redis_engine import needs_redis
 from ui.page_table import PAGES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,3 +45,14 @@ def test_the_replay_study_runs_through_the_queue_and_reports_each_epoch(tmp_path
     assert row["epochs"] == 2 and len(row["knn_accuracy"]) == len(row["val_loss"]) == 2
     assert all(0.1 < accuracy <= 1 for accuracy in row["knn_accuracy"]), "above chance on ten digit classes"
     assert 1 <= row["plateau_epoch"] <= 2 and 0 < row["recording_share"] < 1
+
+
+@needs_redis
+def test_the_class_runs_on_each_engine_train_each_experiment_once(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "bench.workers", "--tiny", "--json", str(tmp_path / "w.json")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.loads((tmp_path / "w.json").read_text())["rows"]
+    assert [row["engine"].split(",")[0] for row in rows] == ["embedded queue (one process)", "RQ", "RQ"]
+    assert all(row["runs_trained"] == 2 for row in rows), "4 students, 2 experiments: 2 runs on every engine"
+    assert all(row["median_s"] <= row["p95_s"] <= row["last_s"] for row in rows)

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import torch
 
+from bench.services import REDIS_SERVER
 from explorer.jobs import JobQueue, JobState
 from explorer.redis_jobs import RedisJobQueue
 from explorer.run_store import RunStore, run_id
 from explorer.runs import TrainingRequest
-from redis_engine import REDIS_SERVER, forget_runs
+from redis_engine import forget_runs
 
 LONG = TrainingRequest("s4-conv-392", "digits", settings={"epochs": 200}, subset=300)
 SHORT = TrainingRequest("s4-conv-392", "digits", settings={"epochs": 2}, subset=300)

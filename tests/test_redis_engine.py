@@ -16,13 +16,14 @@ from typing import Iterator
 import pytest
 
 from bench.browser import ROOT, browser_contexts, running_app, wait_until_idle
+from bench.services import free_port, kill, start_redis, start_worker, stop
 from browser_steps import ARTIFACTS, EXCEPTION, TRAINED, needs_chromium, open_train_page
 from explorer.jobs import JobState
 from explorer.redis_jobs import URL_ENV, RedisJobQueue
 from explorer.run_store import CAP_ENV, STORE_ENV, RunStore
 from explorer.runs import TrainingRequest
 from explorer.workspace import load_workspace
-from redis_engine import free_port, kill, needs_redis, start_redis, start_worker, stop
+from redis_engine import needs_redis
 from test_workspace_browser import active_model, workspace_token
 
 pytestmark = needs_redis
