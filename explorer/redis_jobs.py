@@ -262,6 +262,12 @@ class RedisJobQueue:
         return self._end_for(run, watcher, cancel=True)
 
     def _end_for(self, run: str, watcher: str, cancel: bool) -> bool:
+        try:
+            return self._end_or_leave(run, watcher, cancel)
+        except RedisError as error:
+            raise ValueError(f"the training queue cannot be reached ({error}); try again in a moment") from None
+
+    def _end_or_leave(self, run: str, watcher: str, cancel: bool) -> bool:
         if not self.redis.sismember(ACTIVE, run):
             return True
         handle = self._run(run)

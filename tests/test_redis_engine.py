@@ -20,7 +20,7 @@ from bench.services import free_port, kill, start_redis, start_worker, stop
 from browser_steps import ARTIFACTS, EXCEPTION, TRAINED, needs_chromium, open_train_page
 from explorer.jobs import JobState
 from explorer.redis_jobs import URL_ENV, RedisJobQueue
-from explorer.run_store import CAP_ENV, STORE_ENV, RunStore
+from explorer.run_store import CAP_ENV, STORE_ENV, RunStore, run_id
 from explorer.runs import TrainingRequest
 from explorer.workspace import load_workspace
 from redis_engine import needs_redis
@@ -94,6 +94,14 @@ def test_a_killed_worker_s_run_is_queued_again_and_redis_restarting_loses_no_fin
                 kill(process)
         stop(redis)
     print(f"killed worker noticed and run queued again after {noticed:.1f} s")
+
+
+def test_a_redis_out_of_reach_is_a_message_and_runs_read_from_the_store(tmp_path):
+    store = RunStore(tmp_path / "store", cap_bytes=2**30)
+    queue = RedisJobQueue(store, f"redis://127.0.0.1:{free_port()}/0")
+    with pytest.raises(ValueError, match="the training queue cannot be reached"):
+        queue.submit(KILLED, "a")
+    assert queue.status(run_id(KILLED)) is None and store.run_ids() == [], "nothing half-started"
 
 
 @contextmanager

@@ -48,7 +48,11 @@ def _leave_or_end(end, button: str) -> None:
     """Others watching the same run keep it: this student only stops watching (a stopped run's model still
     arrives in their list when it finishes; a cancelled one leaves it)."""
     kept = workspace()
-    if end(kept.current_run, kept.token):
+    try:
+        if end(kept.current_run, kept.token):
+            return
+    except ValueError as error:  # the Redis engine's queue is out of reach
+        st.session_state["left_run_message"] = f"Could not {button.lower()} the run: {error}."
         return
     st.session_state["left_run_message"] = (
         "Other students are training this same run, so it goes on for them"
@@ -62,7 +66,8 @@ def _leave_or_end(end, button: str) -> None:
 def status_line(status: RunStatus) -> str:
     name = status.name
     if status.state is JobState.QUEUED:
-        return f"**{name}** waits for its turn: {status.ahead} run(s) ahead of it (training now or queued before it)"
+        return (f"**{name}** waits for its turn: {status.ahead} run(s) ahead of it (training now or queued before it)"
+                + (f". {status.message}" if status.message else ""))
     if status.state is JobState.RUNNING:
         progress = status.progress
         if not progress.epoch:
