@@ -1,4 +1,6 @@
 """Lessons on disk: a board per lesson, nicknames not tokens, runs kept out by their owner only, templates."""
+import multiprocessing
+
 import pytest
 
 from explorer.lesson import (TEMPLATES, BoardEntry, add_run, load_lesson, owner_of, set_hidden, start_lesson)
@@ -53,3 +55,28 @@ def test_a_token_is_never_what_the_board_stores(store):
     lesson = start_lesson(store)
     add_run(store, lesson.code, BoardEntry("a" * 20, "Alice", owner_of(token)))
     assert token not in (store.root / "lessons" / f"{lesson.code}.json").read_text()
+
+
+def _add_runs(root: str, code: str, owner: str, count: int, go) -> None:
+    store = RunStore(root, cap_bytes=2**30)
+    go.wait()
+    for i in range(count):
+        add_run(store, code, BoardEntry(f"{i:020x}", owner, owner))
+
+
+def test_app_replicas_adding_runs_at_once_lose_no_entry(store):
+    """Two processes (two app replicas on one store) add 100 runs each to one board at the same moment."""
+    lesson = start_lesson(store)
+    context = multiprocessing.get_context("spawn")
+    go = context.Event()
+    replicas = [context.Process(target=_add_runs, args=(str(store.root), lesson.code, owner, 100, go))
+                for owner in ("replica-one", "replica-two")]
+    for replica in replicas:
+        replica.start()
+    go.set()
+    for replica in replicas:
+        replica.join(120)
+    assert [replica.exitcode for replica in replicas] == [0, 0]
+    entries = load_lesson(store, lesson.code).entries
+    assert sorted((e.owner, e.run) for e in entries) == sorted(
+        (owner, f"{i:020x}") for owner in ("replica-one", "replica-two") for i in range(100))
