@@ -299,6 +299,10 @@ class JobQueue:
         threading.Thread(target=self._work, args=(job,), name=f"training-{run[:8]}", daemon=True).start()
         return run
 
+    def describe(self) -> str:
+        """Where runs train, for the Train page."""
+        return f"Runs train on this server, {self.slots} at a time; the others wait their turn."
+
     def job(self, run: str) -> TrainingJob | None:
         """The run while it is queued or training, else None (it is then only in the store)."""
         return self._jobs.get(run)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, get_current_job
+from rq import Queue, Worker, get_current_job
 from rq.serializers import JSONSerializer
 
 from .jobs import (ABANDONED_AFTER_SECONDS, CANCELLED_WAITING, JobState, Progress, RunExecution, RunStatus,
@@ -146,6 +146,15 @@ class RedisJobQueue:
                            serializer=JSONSerializer)
         self.store_id = store.ensure_identity()
 
+    def describe(self) -> str:
+        """Where runs train, for the Train page."""
+        try:
+            workers = Worker.count(connection=self.redis, queue=self.queue)
+        except RedisError:
+            return "The training queue (Redis) cannot be reached just now."
+        return (f"Runs train on {workers} worker{'s' if workers != 1 else ''} of the class's queue (Redis), "
+                "one run each at a time; the others wait their turn.")
+
     def _run(self, run: str) -> RedisRun:
         return RedisRun(run, None, self.store, self.redis)
 
@@ -175,8 +184,8 @@ class RedisJobQueue:
     def _enqueue(self, run: str) -> None:
         attempt = self.redis.hincrby(_key("attempts", run), "count", 1)
         self.redis.sadd(ACTIVE, run)
-        self.queue.enqueue("explorer.redis_jobs.train_run", run, self.store_id, str(self.store.root), job_id=f"{run}-{attempt}",
-                           job_timeout=NO_TIMEOUT, result_ttl=600, failure_ttl=86400)
+        self.queue.enqueue("explorer.redis_jobs.train_run", run, self.store_id, str(self.store.root.resolve()),
+                           job_id=f"{run}-{attempt}", job_timeout=NO_TIMEOUT, result_ttl=600, failure_ttl=86400)
 
     def status(self, run: str, watcher: str | None = None) -> RunStatus | None:
         """What a page shows of a run; ``watcher`` marks the run as still wanted by that workspace."""

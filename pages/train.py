@@ -13,7 +13,8 @@ from explorer.runs import S3_CORRUPTIONS, SEED_PRESETS, TrainingRequest, quick_v
 from explorer.training import SCHEDULES
 from ui.display import image_row
 from ui.entry import start_page
-from ui.training_run import POLL_SECONDS, cancel_my_run, my_run, status_line, stop_my_run, submit
+from ui.training_run import (POLL_SECONDS, cancel_my_run, my_run, status_line, stop_my_run, submit,
+                              where_runs_train)
 from ui.board import show_on_board, shown_on_board
 from ui.replay import live_probe_figure
 from ui.resources import run_store, stored_card, stored_replay
@@ -189,6 +190,7 @@ def show_result(run: str) -> None:
 if message := st.session_state.pop("left_run_message", None):
     st.info(message)
 status = my_run()
+st.caption(where_runs_train())
 if (status is None or not status.state.active) and st.button("Train", type="primary"):
     try:
         request.config().validate()

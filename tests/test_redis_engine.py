@@ -157,6 +157,7 @@ def test_two_app_replicas_behind_the_sticky_proxy_train_on_workers_and_share_ide
             open_train_page(first, proxy, Seed="41", Name="from replica one")
             open_train_page(second, proxy, Seed="41", Name="from replica two")
             open_train_page(third, proxy, Seed="42", Name="another experiment")
+            assert first.get_by_text("Runs train on 2 workers of the class's queue").count() == 1
             for page in (first, second, third):
                 page.get_by_role("button", name="Train", exact=True).click()
             for page in (first, second, third):

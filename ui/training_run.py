@@ -25,6 +25,11 @@ def my_run() -> RunStatus | None:
     return job_queue().status(kept.current_run, watcher=kept.token) if kept.current_run else None
 
 
+def where_runs_train() -> str:
+    """This server's threads, or the workers of a Redis queue (explorer.redis_jobs)."""
+    return job_queue().describe()
+
+
 def submit(request: TrainingRequest, group: str | None = None) -> None:
     """Start the run, or join the identical run someone already queued, trained or is training; in a lesson,
     the run goes on its board (under the template's ``group`` when a group button started it)."""
