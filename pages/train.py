@@ -191,7 +191,8 @@ if message := st.session_state.pop("left_run_message", None):
     st.info(message)
 status = my_run()
 st.caption(where_runs_train())
-if (status is None or not status.state.active) and st.button("Train", type="primary"):
+train_button = st.empty()
+if (status is None or not status.state.active) and train_button.button("Train", type="primary"):
     try:
         request.config().validate()
         submit(request)
@@ -200,6 +201,8 @@ if (status is None or not status.state.active) and st.button("Train", type="prim
     status = my_run()
     if status is not None and status.has_model:
         st.rerun()  # joined an identical finished run: the sidebar adopts its model as it is drawn again
+    if status is not None and status.state.active:
+        train_button.empty()  # the run's Stop and Cancel take its place until the run ends
 if status is not None and status.state.active:
     st.fragment(watch_run, run_every=POLL_SECONDS)()
 elif status is not None and status.state in (JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED):
