@@ -17,6 +17,9 @@ def test_a_class_opening_a_fresh_server_at_once_sees_no_exception():
             page.goto(f"{url}/{path}", wait_until="commit")
         for number, (page, path) in enumerate(zip(pages, paths)):
             wait_until_idle(page, timeout_ms=240_000)
+            # a cold server may still be sending a page's widgets after its status widget went quiet
+            page.locator(SIDEBAR_MODEL).wait_for(timeout=60_000)
+            wait_until_idle(page, timeout_ms=240_000)
             page.screenshot(path=str(ARTIFACTS / f"class-{number}-{path or 'home'}.png"))
             assert page.locator(EXCEPTION).count() == 0, page.locator(EXCEPTION).first.inner_text()
             assert page.locator(SIDEBAR_MODEL).count() == 1, "every student sees the shared sidebar"
