@@ -257,9 +257,8 @@ def stop_or_leave(run: RunExecution, watcher: str, end: Callable[[RunExecution],
     return True
 
 
-def stored_status(store: RunStore, run: str) -> RunStatus | None:
-    """A run no engine holds now, as its status file in the store has it."""
-    stored = store.status(run)
+def stored_status(run: str, stored: dict | None) -> RunStatus | None:
+    """A run no engine holds now, from its status file in the store (``RunStore.status``)."""
     if stored is None:
         return None
     progress = Progress(stored.get("epoch", 0), stored.get("epochs", 0), history=tuple(stored.get("history", ())))
@@ -315,7 +314,7 @@ class JobQueue:
                 if watcher:
                     job.watch(watcher)
                 return job.status(self._ahead_of(job))
-        return stored_status(self.store, run)
+        return stored_status(run, self.store.status(run))
 
     def stop(self, run: str, watcher: str) -> bool:
         """Stop the run for everyone if ``watcher`` is the last one watching it; else only leave it (False)."""

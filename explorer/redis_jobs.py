@@ -190,8 +190,10 @@ class RedisJobQueue:
     def status(self, run: str, watcher: str | None = None) -> RunStatus | None:
         """What a page shows of a run; ``watcher`` marks the run as still wanted by that workspace."""
         try:
-            self._notice_lost(run)
-            stored = stored_status(self.store, run)
+            record = self.store.status(run)
+            if self._notice_lost(run, record):
+                record = self.store.status(run)
+            stored = stored_status(run, record)
             if stored is None or not stored.state.active or not self.redis.sismember(ACTIVE, run):
                 return stored
             handle = self._run(run)
@@ -203,7 +205,7 @@ class RedisJobQueue:
             return RunStatus(run, stored.name, stored.state, stored.message, progress, ahead,
                              len(handle.watching()), stored.has_model)
         except RedisError:
-            return stored_status(self.store, run)
+            return stored_status(run, self.store.status(run))
 
     def _ahead_of(self, run: str) -> int:
         """Runs training now plus those queued before this one."""
@@ -211,25 +213,26 @@ class RedisJobQueue:
         training = sum(1 for _ in self.redis.scan_iter(_key("alive", "*")))
         return training + (queued.index(run) if run in queued else 0)
 
-    def _notice_lost(self, run: str) -> None:
-        """A worker failure, a dead worker or an emptied Redis, turned into the run's state in the store."""
-        stored = self.store.status(run)
+    def _notice_lost(self, run: str, stored: dict | None) -> bool:
+        """A worker failure, a dead worker or an emptied Redis, turned into the run's state in the store
+        (True when it rewrote the run's status)."""
         if not stored or stored.get("state") not in ("queued", "running"):
-            return
+            return False
         failure = self.redis.get(_key("failure", run))
         if failure:
             self.store.write_status(run, **{**stored, "state": "failed", "message": failure.decode()})
             self.redis.delete(_key("failure", run))
             self._run(run).forget()
-            return
+            return True
         loss = self._loss(run, stored)
         if loss is None or (loss == "worker" and not self._missing_for_two_beats(run)):
-            return
+            return False
         with self.redis.lock("explorer:submitting", timeout=60, blocking_timeout=30):
             stored = self.store.status(run)
             loss = self._loss(run, stored)  # another replica may have handled it meanwhile
             if loss:
                 self._after_loss(run, stored, loss)
+            return bool(loss)
 
     def _loss(self, run: str, stored: dict | None) -> str | None:
         """"worker" if the worker training it stopped beating, "redis" if Redis no longer knows the run."""

@@ -37,11 +37,13 @@ def queue(request, store):
     return RedisJobQueue(store, url)
 
 
-def wait_for(condition, timeout: float = 120.0) -> None:
+def wait_for(condition, timeout: float = 120.0, every: float = 0.05):
+    """The condition's first true value, polled every ``every`` seconds."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not (value := condition()):
         assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+        time.sleep(every)
+    return value
 
 
 def state_of(queue: JobQueue, run: str) -> JobState:

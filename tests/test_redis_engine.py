@@ -24,20 +24,13 @@ from explorer.run_store import CAP_ENV, STORE_ENV, RunStore, run_id
 from explorer.runs import TrainingRequest
 from explorer.workspace import load_workspace
 from redis_engine import needs_redis
+from test_jobs import wait_for
 from test_workspace_browser import active_model, workspace_token
 
 pytestmark = needs_redis
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 KILLED = TrainingRequest("s4-conv-392", "digits", settings={"epochs": 12}, subset=300, name="killed midway")
 ALONGSIDE = replace(KILLED, seed=1, name="alongside")
-
-
-def wait_for(condition, timeout: float = 120.0, every: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(every)
-    return value
 
 
 def test_a_killed_worker_s_run_is_queued_again_and_redis_restarting_loses_no_finished_run(tmp_path):
