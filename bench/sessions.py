@@ -313,7 +313,7 @@ def measure_board(students: int = 30, think: float = 5.0) -> dict:
 
     with tempfile.TemporaryDirectory() as folder:
         store = RunStore(folder, cap_bytes=2**31)
-        code = start_lesson(store, "S3 in class").code
+        code = start_lesson(store, "S3 in class")[0].code
         with running_app(environment={STORE_ENV: folder}) as (url, server):
             timings, board, finished = asyncio.run(scenario(url, store, code))
             peak = memory_mb(server.pid)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .models import model_info
+from .names import plain_name
 
 CONDITION_LABELS = {"clean": "clean", "gaussian:0.01": "sigma 0.01", "gaussian:0.1": "sigma 0.1", "gaussian:0.5": "sigma 0.5",
                     "gaussian:1": "sigma 1", "erasing:0.5": "erasing 0.5", "erasing:1": "erased"}
@@ -38,7 +39,8 @@ class ModelCard:
 
     @property
     def name(self) -> str:
-        return self.data.get("name") or self.model_id
+        """As others may see it (an uploaded card's name is anybody's text): plain, one line."""
+        return plain_name(str(self.data.get("name") or "")) or self.model_id
 
     @property
     def dataset(self) -> str:

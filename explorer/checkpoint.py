@@ -107,12 +107,55 @@ def parse_card(card_bytes: bytes, name: str = "model card") -> dict:
     return card
 
 
-def build_from_card(card: dict) -> nn.Module:
+# What a card may ask for before anything is built: every shipped model lies well inside (the largest,
+# ResConv-128, has width 32 and a 128-d latent); a card asking for more is refused, not allocated.
+CONFIG_RANGES: dict[str, tuple[float, float]] = {"channels": (1, 3), "size": (8, 64), "latent_dim": (1, 4096),
+                                                 "width": (1, 256), "embedding_dim": (1, 1024), "dropout": (0.0, 0.9)}
+MAX_HEADER_BYTES = 1 << 20
+
+
+def check_card_config(config) -> None:
+    """Refuse a card's configuration outside what this app builds, naming the value and its range."""
+    if not isinstance(config, dict):
+        raise CheckpointError("the model card's config must be a JSON object")
+    for key, value in config.items():
+        if key not in CONFIG_RANGES:
+            raise CheckpointError(f"the model card's config has an unknown setting {key!r}")
+        low, high = CONFIG_RANGES[key]
+        integral = isinstance(low, int)
+        if isinstance(value, bool) or not isinstance(value, int if integral else (int, float)) or not low <= value <= high:
+            raise CheckpointError(f"the model card's {key} is {value!r}; this app builds models with {key} "
+                                  f"{'a whole number ' if integral else ''}from {low} to {high}")
+
+
+def build_from_card(card: dict, device: str | None = None) -> nn.Module:
+    """The card's model; on the ``meta`` device nothing is allocated, so its shapes cost nothing to check."""
+    check_card_config(card["config"])
     try:
         model_info(card["model"])
-        return create_model(card["model"], **card["config"])
+        with torch.device(device or "cpu"):
+            return create_model(card["model"], **card["config"])
     except ModelConfigError as error:
         raise CheckpointError(f"the model card describes a model this version cannot build: {error}") from None
+
+
+def header_shapes(weights: bytes, name: str) -> dict[str, tuple[int, ...]]:
+    """The tensors' shapes a ``.safetensors`` file declares, read from its JSON header alone."""
+    problem = None
+    if len(weights) < 8:
+        problem = "the file is too short"
+    else:
+        length = int.from_bytes(weights[:8], "little")
+        if length > min(MAX_HEADER_BYTES, len(weights) - 8):
+            problem = f"its header declares {length:,} bytes"
+        else:
+            try:
+                header = json.loads(weights[8:8 + length])
+                return {key: tuple(entry["shape"]) for key, entry in header.items() if key != "__metadata__"}
+            except (UnicodeDecodeError, json.JSONDecodeError, TypeError, KeyError, AttributeError) as error:
+                problem = f"its header is not valid ({error})"
+    raise CheckpointError(f"{name}: not a readable .safetensors file ({problem}); "
+                          "pickled .pt/.pth files are refused for safety")
 
 
 def load_checkpoint_bytes(weights: bytes, card_bytes: bytes, name: str = "checkpoint") -> Checkpoint:
@@ -122,21 +165,21 @@ def load_checkpoint_bytes(weights: bytes, card_bytes: bytes, name: str = "checkp
     if digest and hashlib.sha256(weights).hexdigest() != digest:
         raise CheckpointError(f"{name}: the weights file is not the one this card was written for "
                               "(SHA-256 differs): it was changed, truncated, or paired with another card")
+    _check_shapes(build_from_card(card, device="meta"), header_shapes(weights, name), name)
     model = build_from_card(card)
     try:
         state = load_safetensors_bytes(weights)
     except (SafetensorError, ValueError, OSError) as error:
         raise CheckpointError(f"{name}: not a readable .safetensors file ({error}); "
                               "pickled .pt/.pth files are refused for safety") from None
-    _check_state(model, state, name)
+    _check_shapes(model, {key: tuple(value.shape) for key, value in state.items()}, name)
     model.load_state_dict(state)
     model.eval()
     return Checkpoint(model, card)
 
 
-def _check_state(model: nn.Module, state: dict[str, torch.Tensor], name: str) -> None:
+def _check_shapes(model: nn.Module, found: dict[str, tuple[int, ...]], name: str) -> None:
     expected = {key: tuple(value.shape) for key, value in model.state_dict().items()}
-    found = {key: tuple(value.shape) for key, value in state.items()}
     problems = []
     missing = sorted(set(expected) - set(found))
     unexpected = sorted(set(found) - set(expected))

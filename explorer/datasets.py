@@ -345,6 +345,8 @@ def read_sign_mnist_csv(source: str | Path | bytes, name: str = "CSV") -> ImageS
             raise DatasetUnavailable(f"{name}: cannot read the file ({error.strerror})") from None
     if source[:2] == GZIP_MAGIC:
         source = _bounded_gunzip(source, name)
+    _refuse_oversized(len(source), name)
+    _refuse_too_many_rows(source, name)
     rows = _parse_sign_rows_fast(source)
     if rows is None:
         rows = _parse_sign_rows_checked(source, name)
@@ -369,6 +371,15 @@ def _refuse_oversized(size: int, name: str) -> None:
     if size > MAX_SIGN_CSV_BYTES:
         raise DatasetFormatError(f"{name} unpacks to more than {MAX_SIGN_CSV_BYTES // 2 ** 20} MB; Kaggle's "
                                  "Sign-MNIST training CSV is 83 MB. Upload the original files.")
+
+
+def _refuse_too_many_rows(data: bytes, name: str) -> None:
+    """Each row costs the parsers ~6 KB whatever its length, so a file of many short lines is refused by its
+    line count before either parser allocates anything."""
+    lines = data.count(b"\n")
+    if lines > MAX_SIGN_CSV_ROWS + 1:  # the header, then one line per row
+        raise DatasetFormatError(f"{name} has {lines:,} lines; a Sign-MNIST CSV has at most {MAX_SIGN_CSV_ROWS:,} "
+                                 "image rows (Kaggle's training file: 27,455)")
 
 
 def _parse_sign_rows_fast(data: bytes) -> np.ndarray | None:
@@ -426,6 +437,7 @@ SIGN_FILES = {"train_csv": "sign_mnist_train.csv", "test_csv": "sign_mnist_test.
 # Kaggle's training CSV is 83 MB (27,455 rows); a larger file is no Sign-MNIST and would cost the
 # server several times its size in memory while it is parsed.
 MAX_SIGN_CSV_BYTES = 128 * 2 ** 20
+MAX_SIGN_CSV_ROWS = 60_000
 
 
 def sign_mnist_uploads(files: dict[str, bytes]) -> dict[str, bytes]:

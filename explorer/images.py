@@ -8,10 +8,17 @@ import torch
 
 
 SPRITE_COLUMNS = 100
+# An upload is checked against these before its pixels are decoded: a 12-megapixel phone photo fits, a
+# 1.9 KB PNG declaring 30000 x 60 pixels (a strip that padding to a square would turn into 900 megapixels)
+# does not. Decoding the largest allowed picture costs at most ~75 MB (RGB, 8 bits).
+MAX_UPLOAD_PIXELS = 25_000_000
+MAX_UPLOAD_SIDE = 10_000
+# Shrunk to this before it is centred on a square canvas: enough detail for a 32-pixel model input.
+WORKING_SIDE = 256
 
 
 class ImageFormatError(ValueError):
-    """An uploaded file is not an image we can read."""
+    """An uploaded file is not an image we can read, or is larger than an upload may be."""
 
 
 def to_display(images: torch.Tensor) -> list[np.ndarray]:
@@ -58,16 +65,24 @@ def image_from_upload(data: bytes, channels: int, size: int) -> torch.Tensor:
     """Any image file -> a (1, C, size, size) tensor in the dataset's convention.
 
     MNIST-style datasets draw a light object on a dark background, so a mostly light photo is
-    inverted; the picture is centred on a square canvas before resizing so nothing is stretched.
+    inverted; the picture is centred on a square canvas before resizing so nothing is stretched. The
+    declared size is checked before any pixel is decoded, and the picture is shrunk before it is padded,
+    so no upload costs the server more than its own decoded pixels.
     """
     from PIL import Image, UnidentifiedImageError
 
     try:
-        picture = Image.open(io.BytesIO(data))
+        picture = Image.open(io.BytesIO(data))  # reads the header only
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
+        raise ImageFormatError(f"not a readable image file ({error})") from None
+    check_upload_size(*picture.size)
+    try:
+        picture.draft("RGB" if channels == 3 else "L", (WORKING_SIDE, WORKING_SIDE))  # JPEG: decode at a reduced scale
         picture.load()
-    except (UnidentifiedImageError, OSError, ValueError) as error:
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
         raise ImageFormatError(f"not a readable image file ({error})") from None
     picture = picture.convert("L" if channels == 1 else "RGB")
+    picture.thumbnail((WORKING_SIDE, WORKING_SIDE), Image.Resampling.LANCZOS)
     side = max(picture.size)
     canvas = Image.new(picture.mode, (side, side), color=_border_colour(picture))
     canvas.paste(picture, ((side - picture.width) // 2, (side - picture.height) // 2))
@@ -76,6 +91,13 @@ def image_from_upload(data: bytes, channels: int, size: int) -> torch.Tensor:
     if channels == 1 and pixels.mean() > 0.5:
         pixels = 1.0 - pixels
     return torch.from_numpy(np.ascontiguousarray(pixels))[None]
+
+
+def check_upload_size(width: int, height: int) -> None:
+    """Refuse a picture whose declared size passes the upload budget, naming the limit."""
+    if max(width, height) > MAX_UPLOAD_SIDE or width * height > MAX_UPLOAD_PIXELS:
+        raise ImageFormatError(f"the picture is {width} x {height} pixels; uploads may have at most "
+                               f"{MAX_UPLOAD_SIDE:,} pixels a side and {MAX_UPLOAD_PIXELS / 1e6:g} megapixels in all")
 
 
 def _border_colour(picture):

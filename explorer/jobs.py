@@ -8,9 +8,16 @@ queued or training now, with their per-step progress. A request identical to a q
 finished run joins it; several workspaces may watch one run, and Stop or Cancel act only for the last
 one watching (the others keep it). At most ``slots`` runs train at once (one per core pair by
 default); a training thread runs at the lowest CPU priority, so pages of other users stay responsive.
+
+Both engines admit a run the same way (``Admission``): within its cost budget and its address's share, the
+workspace's store share made room for, joining an identical run that is active or has weights; waiting runs
+take turns across holders (explorer.limits), and a run past the time limit stops and keeps its best weights.
+Every way a run can end, a failed save included, ends its status in the store.
 """
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import threading
 import time
@@ -23,16 +30,21 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .housekeeping import make_room, reserve
+from .limits import Limits, fair_position
 from .models import model_info
 from .replay import ProbeRecorder, choose_probe
 from .run_store import RunStore, StoredModel, run_id
 from .runs import TrainingFailed, TrainingRequest, train_checkpoint
 from .training import EpochReport, StepReport
+from .workspace import owner_of
 
 LOWEST_PRIORITY = 19
 # A page watching a job reports every few seconds; browsers slow timers of hidden tabs to once a minute.
 ABANDONED_AFTER_SECONDS = 180.0
 CANCELLED_WAITING = "Cancelled while waiting; nothing was kept."
+ONE_RUN_AT_A_TIME = "a run of yours is already queued or training: stop or cancel it first"
+log = logging.getLogger(__name__)
 
 
 def default_slots() -> int:
@@ -88,6 +100,35 @@ class RunStatus:
     has_model: bool = False
 
 
+@dataclass(frozen=True)
+class Submitter:
+    """Who asks for a run: a workspace (its token: it watches the run) from a client address (as the
+    shipped proxy forwards it; None where unknown). Owners take turns in the queue by ``holder``: the
+    address where known, so a student's many tabs are one holder."""
+
+    watcher: str
+    address: str | None = None
+
+    @property
+    def owner(self) -> str:
+        return owner_of(self.watcher)
+
+    @property
+    def holder(self) -> str:
+        return hashlib.sha256(self.address.encode()).hexdigest()[:16] if self.address else self.owner
+
+
+def admit(store: RunStore, request: TrainingRequest, submitter: Submitter, limits: Limits,
+          active_holders: list[str]) -> None:
+    """Refuse (LimitReached, ValueError) a new run past its cost budget, its address's share of the queue or
+    its workspace's share of the store; ``active_holders`` holds the holder of every queued or training run."""
+    request.config().validate()
+    limits.check_run_cost(request.cost())
+    if submitter.address:
+        limits.check_address(active_holders.count(submitter.holder))
+    reserve(store, submitter.owner, limits)
+
+
 class RunExecution(ABC):
     """One run as it trains: the training itself and what it writes to the store, whichever engine runs it.
 
@@ -97,14 +138,16 @@ class RunExecution(ABC):
     """
 
     def __init__(self, run_id: str, request: TrainingRequest, store: RunStore,
-                 abandoned_after: float = ABANDONED_AFTER_SECONDS):
+                 abandoned_after: float = ABANDONED_AFTER_SECONDS, time_limit: float = float("inf")):
         self.run_id, self.request, self.store, self.abandoned_after = run_id, request, store, abandoned_after
+        self.time_limit = time_limit
         self.state = JobState.QUEUED
         self.progress = Progress()
         self.message = ""
         self.has_model = False
         self.worker = ""  # which process trains it, in the run's status (a Redis worker names itself)
-        self._unwatched = False
+        self._unwatched = self._timed_out = False
+        self._started = float("inf")
 
     @property
     def name(self) -> str:
@@ -146,6 +189,9 @@ class RunExecution(ABC):
         return not self.watching()
 
     def _should_stop(self) -> bool:
+        if not self.stop_requested() and time.monotonic() - self._started > self.time_limit:
+            self._timed_out = True
+            self.stop()  # the server's time limit: the run keeps its best weights, as after Stop
         if not self.stop_requested() and self.abandoned:
             self._unwatched = True
             self.stop()  # a running run keeps its best weights for whoever opens the workspace again
@@ -171,6 +217,7 @@ class RunExecution(ABC):
                           recorder=ProbeRecorder(choose_probe(splits.val, self.request.seed),
                                                  model_info(self.request.model).is_autoencoder))
             self.progress = Progress(1, epochs, 0, 0)
+            self._started = time.monotonic()
             self.persist()
 
         def on_step(report: StepReport) -> None:
@@ -201,17 +248,28 @@ class RunExecution(ABC):
         if self.cancel_requested():
             self.end(JobState.CANCELLED, "Cancelled; nothing was kept.")
             return
-        self.store.save_model(self.run_id, StoredModel(checkpoint, sample["test"], tuple(sample["class_names"])))
-        self.store.save_probe(self.run_id, sample["recorder"].record)
+        try:
+            self.store.save_model(self.run_id, StoredModel(checkpoint, sample["test"], tuple(sample["class_names"])))
+            self.store.save_probe(self.run_id, sample["recorder"].record)
+        except OSError as error:  # a full disk, most likely: say so rather than train on forever in the page
+            self.end(JobState.FAILED, f"Training ended but its model could not be saved ({error.strerror or error}); "
+                                      "nothing was kept.")
+            return
         reason = checkpoint.card["training"]["stop_reason"]
-        if self._unwatched:
+        if self._timed_out:
+            reason += f" (this server's time limit: {self.time_limit / 60:g} minutes a run)"
+        elif self._unwatched:
             reason += " (nobody had watched it for a few minutes)"
         self.end(JobState.STOPPED if self.stop_requested() else JobState.FINISHED, reason, has_model=True)
 
     def end(self, state: JobState, message: str, has_model: bool = False) -> None:
-        """The store hears of the end first: by the time a page sees the state, the result is on disk."""
+        """The store hears of the end first: by the time a page sees the state, the result is on disk. Where
+        even the status cannot be written, the engine still forgets the run (``stale_status`` covers its file)."""
         self.message, self.has_model = message, has_model
-        self.persist(state)
+        try:
+            self.persist(state)
+        except OSError as error:
+            log.error("run %s: its final status (%s) could not be written: %s", self.run_id, state.value, error)
         self.state = state
 
 
@@ -219,9 +277,10 @@ class TrainingJob(RunExecution):
     """A run of the embedded queue: a thread of this server trains it; its signals live in memory."""
 
     def __init__(self, run_id: str, request: TrainingRequest, store: RunStore,
-                 abandoned_after: float = ABANDONED_AFTER_SECONDS):
-        super().__init__(run_id, request, store, abandoned_after)
+                 abandoned_after: float = ABANDONED_AFTER_SECONDS, time_limit: float = float("inf")):
+        super().__init__(run_id, request, store, abandoned_after, time_limit)
         self.watchers: dict[str, float] = {}  # workspace token -> when its page last showed the run
+        self.holder = ""  # whose turn it takes in the queue (Submitter.holder)
         self._stop, self._cancel = threading.Event(), threading.Event()
 
     def watch(self, watcher: str) -> None:
@@ -257,6 +316,20 @@ def stop_or_leave(run: RunExecution, watcher: str, end: Callable[[RunExecution],
     return True
 
 
+def stale_status(store: RunStore, run: str, stored: dict | None) -> dict | None:
+    """A status file still saying queued or training for a run no engine holds any more (its end could not be
+    written) is ended as failed, once; other statuses come back unchanged."""
+    if not stored or stored.get("state") not in ("queued", "running"):
+        return stored
+    ended = {**stored, "state": JobState.FAILED.value, "has_model": False,
+             "message": "The run ended without saving its result (the server could not write it); nothing was kept."}
+    try:
+        store.write_status(run, **ended)
+    except OSError:
+        pass
+    return ended
+
+
 def stored_status(run: str, stored: dict | None) -> RunStatus | None:
     """A run no engine holds now, from its status file in the store (``RunStore.status``)."""
     if stored is None:
@@ -269,32 +342,37 @@ def stored_status(run: str, stored: dict | None) -> RunStatus | None:
 class JobQueue:
     """Server-wide: at most ``slots`` runs train at once, the others wait first come, first served."""
 
-    def __init__(self, store: RunStore, slots: int | None = None):
+    def __init__(self, store: RunStore, slots: int | None = None, limits: Limits | None = None):
         self.store = store
         self.slots = slots or default_slots()
+        self.limits = limits or Limits.from_environment()
         store.mark_interrupted()  # whatever the last server left queued or training will never finish
         self._jobs: dict[str, TrainingJob] = {}  # queued or training now
         self._waiting: list[TrainingJob] = []
         self._running: list[TrainingJob] = []
         self._changed = threading.Condition()
 
-    def submit(self, request: TrainingRequest, watcher: str) -> str:
-        """The run's id: a new run, or the queued, running or finished run identical to ``request``."""
-        run = run_id(request)
+    def submit(self, request: TrainingRequest, watcher: str, address: str | None = None) -> str:
+        """The run's id: a new run, or the queued, running or finished (or stopped, with weights) run identical
+        to ``request``. Refused past the limits (``admit``)."""
+        run, submitter = run_id(request), Submitter(watcher, address)
         with self._changed:
             if any(watcher in job.watching() for other, job in self._jobs.items() if other != run):
-                raise ValueError("a run of yours is already queued or training: stop or cancel it first")
+                raise ValueError(ONE_RUN_AT_A_TIME)
             job = self._jobs.get(run)
             if job is not None:
                 job.watch(watcher)
                 return run
-            if (self.store.status(run) or {}).get("state") == JobState.FINISHED.value:
+            if self.store.reusable(run):
                 self.store.touch(run)
                 return run
-            self.store.start(run, request)
-            job = self._jobs[run] = TrainingJob(run, request, self.store)
+            admit(self.store, request, submitter, self.limits, [job.holder for job in self._jobs.values()])
+            self.store.start(run, request, owner=submitter.owner, holder=submitter.holder)
+            job = self._jobs[run] = TrainingJob(run, request, self.store, time_limit=self.limits.run_seconds)
+            job.holder = submitter.holder
             job.watch(watcher)
-            self._waiting.append(job)
+            self._waiting.insert(fair_position([other.holder for other in self._waiting],
+                                               [other.holder for other in self._running], job.holder), job)
         threading.Thread(target=self._work, args=(job,), name=f"training-{run[:8]}", daemon=True).start()
         return run
 
@@ -314,7 +392,7 @@ class JobQueue:
                 if watcher:
                     job.watch(watcher)
                 return job.status(self._ahead_of(job))
-        return stored_status(run, self.store.status(run))
+            return stored_status(run, stale_status(self.store, run, self.store.status(run)))
 
     def stop(self, run: str, watcher: str) -> bool:
         """Stop the run for everyone if ``watcher`` is the last one watching it; else only leave it (False)."""
@@ -349,12 +427,15 @@ class JobQueue:
         try:
             _lower_this_thread_priority()
             job.execute()
+        except Exception as error:  # execute reports every failure it foresees; this is the one it did not
+            log.exception("run %s failed", job.run_id)
+            job.end(JobState.FAILED, f"Training failed unexpectedly ({error}); nothing was kept.")
         finally:
             with self._changed:
                 self._running.remove(job)
                 del self._jobs[job.run_id]
                 self._changed.notify_all()
-            self.store.keep_under_cap()
+            make_room(self.store, self.limits)
 
 
 def _lower_this_thread_priority() -> None:

@@ -29,8 +29,10 @@ from redis.exceptions import RedisError
 from rq import Queue, Worker, get_current_job
 from rq.serializers import JSONSerializer
 
-from .jobs import (ABANDONED_AFTER_SECONDS, CANCELLED_WAITING, JobState, Progress, RunExecution, RunStatus,
-                   stop_or_leave, stored_status)
+from .housekeeping import make_room
+from .jobs import (ABANDONED_AFTER_SECONDS, CANCELLED_WAITING, ONE_RUN_AT_A_TIME, JobState, Progress, RunExecution,
+                   RunStatus, Submitter, admit, stop_or_leave, stored_status)
+from .limits import Limits, fair_position
 from .run_store import RunStore, run_id
 from .runs import TrainingRequest
 
@@ -41,6 +43,7 @@ ALIVE_SECONDS = 12  # a running run whose worker has not beaten for this long is
 ATTEMPTS = 2  # a run whose worker died is queued again once
 NO_TIMEOUT = -1  # a full recipe trains for hours; Stop, Cancel and abandonment end runs, not RQ
 ACTIVE = "explorer:active"  # run ids queued or training
+HOLDERS = "explorer:holders"  # run id -> whose turn it takes in the queue (Submitter.holder)
 
 
 def _key(kind: str, run: str) -> str:
@@ -51,8 +54,8 @@ class RedisRun(RunExecution):
     """A run whose signals live in Redis: the worker training it and every app replica see the same ones."""
 
     def __init__(self, run_id: str, request: TrainingRequest | None, store: RunStore, redis: Redis,
-                 abandoned_after: float = ABANDONED_AFTER_SECONDS):
-        super().__init__(run_id, request, store, abandoned_after)
+                 abandoned_after: float = ABANDONED_AFTER_SECONDS, time_limit: float = float("inf")):
+        super().__init__(run_id, request, store, abandoned_after, time_limit)
         self.redis = redis
 
     @property
@@ -124,6 +127,7 @@ class RedisRun(RunExecution):
         self.redis.delete(*(_key(kind, self.run_id) for kind in ("watchers", "stop", "cancel", "progress", "live",
                                                                  "alive", "attempts", "missing")))
         self.redis.srem(ACTIVE, self.run_id)
+        self.redis.hdel(HOLDERS, self.run_id)
 
 
 def _live_bytes(progress: Progress) -> bytes:
@@ -139,8 +143,9 @@ def _live_bytes(progress: Progress) -> bytes:
 class RedisJobQueue:
     """The embedded ``JobQueue``'s interface over RQ: submit, status, stop, cancel, by run id."""
 
-    def __init__(self, store: RunStore, url: str, queue: str | None = None):
+    def __init__(self, store: RunStore, url: str, queue: str | None = None, limits: Limits | None = None):
         self.store = store
+        self.limits = limits or Limits.from_environment()
         self.redis = Redis.from_url(url, socket_timeout=10, health_check_interval=30)
         self.queue = Queue(queue or os.environ.get(QUEUE_ENV) or DEFAULT_QUEUE, connection=self.redis,
                            serializer=JSONSerializer)
@@ -158,34 +163,53 @@ class RedisJobQueue:
     def _run(self, run: str) -> RedisRun:
         return RedisRun(run, None, self.store, self.redis)
 
-    def submit(self, request: TrainingRequest, watcher: str) -> str:
-        """The run's id: a new run, or the queued, running or finished run identical to ``request``."""
-        run = run_id(request)
+    def submit(self, request: TrainingRequest, watcher: str, address: str | None = None) -> str:
+        """The run's id: a new run, or the queued, running or finished (or stopped, with weights) run identical
+        to ``request``. Refused past the limits (``admit``)."""
+        run, submitter = run_id(request), Submitter(watcher, address)
         try:
             with self.redis.lock("explorer:submitting", timeout=60, blocking_timeout=30):
                 for other in self.redis.smembers(ACTIVE):
                     if other.decode() != run and watcher in self._run(other.decode()).watching():
-                        raise ValueError("a run of yours is already queued or training: stop or cancel it first")
+                        raise ValueError(ONE_RUN_AT_A_TIME)
                 if self.redis.sismember(ACTIVE, run):
                     self._run(run).watch(watcher)
                     return run
-                if (self.store.status(run) or {}).get("state") == JobState.FINISHED.value:
+                if self.store.reusable(run):
                     self.store.touch(run)
                     return run
-                self.store.start(run, request, keep_sources=True)
+                holders = {key.decode(): value.decode() for key, value in self.redis.hgetall(HOLDERS).items()}
+                admit(self.store, request, submitter, self.limits, list(holders.values()))
+                self.store.start(run, request, keep_sources=True, owner=submitter.owner, holder=submitter.holder)
                 handle = RedisRun(run, request, self.store, self.redis)
                 handle.forget()
                 handle.watch(watcher)
-                self._enqueue(run)
+                self.redis.hset(HOLDERS, run, submitter.holder)
+                self._enqueue(run, holders, submitter.holder)
         except RedisError as error:
             raise ValueError(f"the training queue cannot be reached ({error}); try again in a moment") from None
         return run
 
-    def _enqueue(self, run: str) -> None:
+    def _enqueue(self, run: str, holders: dict[str, str] | None = None, holder: str = "") -> None:
+        """Into RQ's queue at the run's fair place (explorer.limits.fair_position): a job enqueued at the end
+        is moved before the first job of a later turn, in one transaction."""
         attempt = self.redis.hincrby(_key("attempts", run), "count", 1)
         self.redis.sadd(ACTIVE, run)
+        job_id = f"{run}-{attempt}"
+        queued = self.queue.get_job_ids()
         self.queue.enqueue("explorer.redis_jobs.train_run", run, self.store_id, str(self.store.root.resolve()),
-                           job_id=f"{run}-{attempt}", job_timeout=NO_TIMEOUT, result_ttl=600, failure_ttl=86400)
+                           job_id=job_id, job_timeout=NO_TIMEOUT, result_ttl=600, failure_ttl=86400)
+        if holders is None:
+            return
+        queued_runs = [job.rsplit("-", 1)[0] for job in queued]
+        running = [holders.get(other, "") for other in holders if other not in queued_runs]
+        position = fair_position([holders.get(other, "") for other in queued_runs], running, holder)
+        if position < len(queued):
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.lrem(self.queue.key, 1, job_id)
+            pipe.linsert(self.queue.key, "BEFORE", queued[position], job_id)
+            if pipe.execute()[1] == -1:  # a worker took that job meanwhile: the new one is next
+                self.redis.lpush(self.queue.key, job_id)
 
     def status(self, run: str, watcher: str | None = None) -> RunStatus | None:
         """What a page shows of a run; ``watcher`` marks the run as still wanted by that workspace."""
@@ -309,7 +333,14 @@ def train_run(run: str, store_id: str, store_root: str) -> str:
                    "give the workers the app's EXPLORER_STORE.")
         redis.set(_key("failure", run), message)
         return message
-    execution = RedisRun(run, store.training_request(run), store, redis)
+    try:
+        request = store.training_request(run)
+    except (OSError, ValueError, TypeError, KeyError) as error:  # its request.json or sources damaged or gone
+        message = f"Training could not run: its request cannot be read from the store ({error})."
+        redis.set(_key("failure", run), message)
+        return message
+    limits = Limits.from_environment()
+    execution = RedisRun(run, request, store, redis, time_limit=limits.run_seconds)
     execution.worker = worker_name()
     _beat_once(redis, run)  # alive before the store says running
     beating = threading.Event()
@@ -327,7 +358,7 @@ def train_run(run: str, store_id: str, store_root: str) -> str:
         heartbeat.join()
         store.drop_sources(run)
         execution.forget()
-        store.keep_under_cap()
+        make_room(store, limits)
     return execution.state.value
 
 

@@ -12,7 +12,11 @@ a page, a reloaded tab or a restarted server finds the run without any process's
 
 Every file is written to a temporary name and renamed into place, status last, so a reader never
 sees a half-written run; a removed run is renamed away before its files are deleted. Past the size
-cap, the runs used least recently are removed first; active runs never are.
+cap, ended runs are removed, those of the holder keeping the most bytes first and, within a holder, the
+least recently used first; active runs, runs on a lesson still going and runs opened within the last hour
+never are. Each run records who asked for it first (``owner``: a workspace's digest; ``holder``: that
+client's address digest, or the owner where the address is unknown), so one student's many runs leave
+the store before anyone else's.
 """
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Collection, Iterator
 
 try:
     import fcntl
@@ -73,6 +77,16 @@ def request_record(request: TrainingRequest) -> dict:
     return {"model": request.model, "dataset": request.dataset, "settings": request.settings, "noise": request.noise,
             "subset": request.subset, "latent": request.latent, "classes": request.classes, "seed": request.seed,
             "name": request.name, "sources": source_digests(request.sources)}
+
+
+@dataclass(frozen=True)
+class RunUsage:
+    run: str
+    bytes: int
+    owner: str
+    holder: str
+    active: bool
+    last_used: float
 
 
 @dataclass
@@ -151,18 +165,27 @@ class RunStore:
     def write_status(self, run: str, **status) -> None:
         atomic_write(self.folder(run) / "status.json", json.dumps({**status, "updated": time.time()}).encode())
 
-    def start(self, run: str, request: TrainingRequest, keep_sources: bool = False) -> None:
-        """A new run's folder (a previous run of the same id that ended without its full result is replaced).
+    def start(self, run: str, request: TrainingRequest, keep_sources: bool = False, owner: str = "",
+              holder: str = "") -> None:
+        """A new run's folder (a previous run of the same id that ended without weights is replaced).
 
         ``keep_sources`` writes the uploaded files too, for a worker elsewhere that trains from the store alone;
         ``drop_sources`` removes them when the run ends."""
+        if self.reusable(run):
+            raise ValueError(f"run {run} has weights: join it instead of training it again")
         self.remove(run)
         folder = self.folder(run)
         if keep_sources:
             for key, data in request.sources.items():
                 atomic_write(folder / "sources" / key, data)
         atomic_write(folder / "request.json", json.dumps(request_record(request), indent=2).encode())
-        self.write_status(run, state="queued", name=request.name or request.model, origin="trained")
+        self.write_status(run, state="queued", name=request.name or request.model, origin="trained", owner=owner,
+                          holder=holder or owner)
+
+    def reusable(self, run: str) -> bool:
+        """The run ended with weights (finished, or stopped and kept its best): an identical request joins it."""
+        status = self.status(run) or {}
+        return bool(status.get("has_model")) and status.get("state") not in ACTIVE_STATES
 
     def training_request(self, run: str) -> TrainingRequest:
         """The request as ``start`` kept it, uploaded files included (for a worker)."""
@@ -222,15 +245,17 @@ class RunStore:
         self.touch(run)
         return StoredModel(checkpoint, images, class_names)
 
-    def add_upload(self, model: StoredModel) -> str:
-        """An uploaded checkpoint kept like a finished run, under the digest of its weights and card."""
+    def add_upload(self, model: StoredModel, owner: str = "", holder: str = "") -> str:
+        """An uploaded checkpoint kept like a finished run, under the digest of its weights and card; it counts
+        against the store's cap and its owner's share like a trained run."""
         digest = hashlib.sha256(model.checkpoint.card.get("weights_sha256", "").encode()
                                 + json.dumps(model.checkpoint.card, sort_keys=True).encode())
         run = digest.hexdigest()[:ID_LENGTH]
         if not self.has_model(run):
             self.save_model(run, model)
             self.write_status(run, state="finished", name=model.checkpoint.card.get("name") or "uploaded",
-                              origin="uploaded", has_model=True, message="uploaded")
+                              origin="uploaded", has_model=True, message="uploaded", owner=owner,
+                              holder=holder or owner)
         self.touch(run)
         return run
 
@@ -252,22 +277,58 @@ class RunStore:
         return [path.name for path in self.runs.iterdir() if not path.name.startswith(".")]
 
     def size(self, run: str) -> int:
-        return sum(path.stat().st_size for path in self.folder(run).iterdir())
+        """Bytes of every file of the run, a queued run's uploaded sources included."""
+        try:
+            return sum(path.stat().st_size for path in self.folder(run).rglob("*") if path.is_file())
+        except FileNotFoundError:  # removed meanwhile
+            return 0
 
     def total_size(self) -> int:
         return sum(self.size(run) for run in self.run_ids())
 
-    def keep_under_cap(self) -> list[str]:
-        """Remove ended runs, least recently used first, until the store fits its cap; returns their ids."""
-        sizes = {run: self.size(run) for run in self.run_ids()}
-        total, removed = sum(sizes.values()), []
-        ended = [run for run in sizes if (self.status(run) or {}).get("state") not in ACTIVE_STATES]
-        for run in sorted(ended, key=lambda r: self.folder(r).stat().st_mtime):
-            if total <= self.cap_bytes:
-                break
-            self.remove(run)
-            total -= sizes[run]
-            removed.append(run)
+    def last_used(self, run: str) -> float:
+        try:
+            return self.folder(run).stat().st_mtime
+        except FileNotFoundError:
+            return 0.0
+
+    def usage(self) -> list[RunUsage]:
+        """Every run's bytes, owner, holder and state, as the cap and the quotas weigh them."""
+        usage = []
+        for run in self.run_ids():
+            status = self.status(run) or {}
+            usage.append(RunUsage(run, self.size(run), status.get("owner", ""), status.get("holder", ""),
+                                  status.get("state") in ACTIVE_STATES, self.last_used(run)))
+        return usage
+
+    def keep_under_cap(self, protected: Collection[str] = (), recent_seconds: float = 0.0) -> list[str]:
+        """Remove ended runs until the store fits its cap: the heaviest holder's first, each holder's least
+        recently used first; never an active run, one in ``protected`` or one used within ``recent_seconds``.
+        Returns the removed runs' ids (the store may stay over its cap when everything left is protected)."""
+        return self._evict(self.usage(), self.cap_bytes, protected, recent_seconds, by=lambda use: use.holder)
+
+    def keep_owner_under(self, owner: str, quota: int, protected: Collection[str] = ()) -> bool:
+        """Remove ``owner``'s own ended runs, least recently used first, until they fit ``quota``; whether they do."""
+        mine = [use for use in self.usage() if use.owner == owner]
+        self._evict(mine, quota, protected, 0.0, by=lambda use: use.owner)
+        return sum(use.bytes for use in mine if (self.runs / use.run).exists()) <= quota
+
+    def _evict(self, usage: list["RunUsage"], cap: int, protected: Collection[str], recent_seconds: float,
+               by) -> list[str]:
+        total, removed, now = sum(use.bytes for use in usage), [], time.time()
+        held: dict[str, int] = {}
+        for use in usage:
+            held[by(use)] = held.get(by(use), 0) + use.bytes
+        candidates = [use for use in usage if not use.active and use.run not in protected
+                      and now - use.last_used > recent_seconds]
+        while total > cap and candidates:
+            heaviest = max(held, key=lambda key: (any(by(use) == key for use in candidates), held[key]))
+            victim = min((use for use in candidates if by(use) == heaviest), key=lambda use: use.last_used)
+            self.remove(victim.run)
+            candidates.remove(victim)
+            total -= victim.bytes
+            held[heaviest] -= victim.bytes
+            removed.append(victim.run)
         return removed
 
     def mark_interrupted(self) -> list[str]:

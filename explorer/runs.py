@@ -16,6 +16,8 @@ from .checkpoint import Checkpoint, make_card
 from .corruption import parse_corruption
 from .datasets import load_dataset
 from .evaluation import card_metrics
+from .limits import expected_train_images, run_images
+from .names import plain_name
 from .models import create_model, model_info, pick_device
 from .training import EpochReport, StepReport, TrainConfig, train, training_record
 
@@ -46,6 +48,7 @@ class TrainingRequest:
     sources: dict = field(default_factory=dict, compare=False, repr=False)  # uploaded files (Sign-MNIST CSVs)
 
     def __post_init__(self):
+        object.__setattr__(self, "name", plain_name(self.name) or None)  # others see it: plain text, one line
         unknown = set(self.settings) - set(SETTINGS)
         if unknown:
             raise ValueError(f"unknown training setting {', '.join(sorted(unknown))}; allowed: {', '.join(SETTINGS)}")
@@ -54,6 +57,13 @@ class TrainingRequest:
         return TrainConfig.from_recipe(
             model_info(self.model), **self.settings, corruption=parse_corruption(self.noise), seed=self.seed,
             classes=tuple(range(self.classes)) if self.classes else None)
+
+    def cost(self) -> int:
+        """Image passes the run will take (explorer.limits), known before its data is loaded."""
+        config = self.config()
+        images = expected_train_images(self.dataset, self.subset)
+        steps = config.steps_per_epoch if config.loss == "anchor-positive" else -(-images // config.batch_size)
+        return run_images(config.epochs, steps, config.batch_size)
 
     def command(self, out: str) -> str:
         """The command line that re-runs this request and writes its checkpoint to ``out``."""

@@ -61,10 +61,10 @@ class TrainConfig:
         return "adamw" if self.weight_decay else "adam"
 
     def validate(self) -> None:
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch size must be at least 1, got {self.batch_size}")
+        for setting, high in UPPER_BOUNDS.items():
+            value = getattr(self, setting)
+            if not 1 <= value <= high:
+                raise ValueError(f"{setting.replace('_', ' ')} must be from 1 to {high:,}, got {value}")
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
             raise ValueError(f"learning rate must be a positive number, got {self.learning_rate}")
         if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
@@ -83,6 +83,10 @@ class TrainConfig:
         itself, as when a model is trained on a corrupted copy of the dataset (S3's seed did this: its
         losses sit sigma squared above the clean run's, the noise no model can predict)."""
         return inputs if self.target == "corrupted" else clean
+
+
+# What the Train form offers at most; a run's cost has its own budget besides (explorer.limits).
+UPPER_BOUNDS = {"epochs": 200, "batch_size": 1024, "steps_per_epoch": 5000}
 
 
 @dataclass

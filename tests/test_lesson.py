@@ -15,7 +15,7 @@ def store(tmp_path) -> RunStore:
 
 
 def test_a_lesson_shows_its_runs_once_each_and_only_its_own(store):
-    first, second = start_lesson(store), start_lesson(store, "S3 in class")
+    first, second = start_lesson(store)[0], start_lesson(store, "S3 in class")[0]
     alice, bob = owner_of(new_token()), owner_of(new_token())
     add_run(store, first.code, BoardEntry("a" * 20, "Alice", alice))
     add_run(store, first.code, BoardEntry("b" * 20, "Bob", bob))
@@ -24,11 +24,11 @@ def test_a_lesson_shows_its_runs_once_each_and_only_its_own(store):
     rows = load_lesson(store, first.code).rows()
     assert [(row.run, row.nicknames) for row in rows] == [("a" * 20, ["Alice", "Bob"]), ("b" * 20, ["Bob"])]
     assert load_lesson(store, second.code).rows() == [] and load_lesson(store, second.code).template == "S3 in class"
-    assert load_lesson(store, start_lesson(store).code.replace("a", "b") + "x") is None
+    assert load_lesson(store, start_lesson(store)[0].code.replace("a", "b") + "x") is None
 
 
 def test_only_its_owner_keeps_a_run_out_of_the_board(store):
-    lesson = start_lesson(store)
+    lesson, _ = start_lesson(store)
     alice, bob = owner_of(new_token()), owner_of(new_token())
     add_run(store, lesson.code, BoardEntry("a" * 20, "Alice", alice))
     add_run(store, lesson.code, BoardEntry("a" * 20, "Bob", bob))
@@ -52,7 +52,7 @@ def test_templates_give_each_group_its_own_quick_run():
 
 def test_a_token_is_never_what_the_board_stores(store):
     token = new_token()
-    lesson = start_lesson(store)
+    lesson, _ = start_lesson(store)
     add_run(store, lesson.code, BoardEntry("a" * 20, "Alice", owner_of(token)))
     assert token not in (store.root / "lessons" / f"{lesson.code}.json").read_text()
 
@@ -66,7 +66,7 @@ def _add_runs(root: str, code: str, owner: str, count: int, go) -> None:
 
 def test_app_replicas_adding_runs_at_once_lose_no_entry(store):
     """Two processes (two app replicas on one store) add 100 runs each to one board at the same moment."""
-    lesson = start_lesson(store)
+    lesson, _ = start_lesson(store)
     context = multiprocessing.get_context("spawn")
     go = context.Event()
     replicas = [context.Process(target=_add_runs, args=(str(store.root), lesson.code, owner, 100, go))

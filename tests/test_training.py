@@ -154,8 +154,12 @@ def test_metric_learning_on_class_subset(digits):
 
 
 def test_bad_settings_are_refused(digits):
-    with pytest.raises(ValueError, match="epochs must be at least 1"):
+    with pytest.raises(ValueError, match="epochs must be from 1 to 200, got 0"):
         train(create_model("s4-conv-392"), digits, _config(epochs=0))
+    with pytest.raises(ValueError, match="epochs must be from 1 to 200, got 201"):
+        train(create_model("s4-conv-392"), digits, _config(epochs=201))
+    with pytest.raises(ValueError, match="batch size must be from 1 to 1,024, got 5000"):
+        train(create_model("s4-conv-392"), digits, _config(batch_size=5000))
     with pytest.raises(ValueError, match="weight decay must be zero or positive"):
         train(create_model("s4-conv-392"), digits, _config(weight_decay=-0.1))
     with pytest.raises(ValueError, match="precision must be one of fp32, bf16"):
