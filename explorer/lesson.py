@@ -93,6 +93,9 @@ class Lesson:
             row = rows.setdefault(entry.run, BoardRow(entry.run, [], entry.group, self.titles.get(entry.run)))
             row.nicknames.append(entry.nickname)
             row.group = row.group or entry.group
+        for row in rows.values():  # a template's run goes by its group's name, whoever asked for it first
+            group_request = self.groups().get(row.group or "")
+            row.title = row.title or (group_request.name if group_request else None)
         return list(rows.values())
 
     def runs(self) -> set[str]:

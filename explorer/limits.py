@@ -10,6 +10,10 @@ import os
 from dataclasses import dataclass
 from typing import Sequence
 
+# Peers whose X-Forwarded-For is believed: the shipped proxy (loopback by default; ``*`` where the app is
+# reachable only through the proxy, as in deploy/compose.yaml). Anyone else could write any address there.
+TRUSTED_PROXIES_ENV, DEFAULT_TRUSTED_PROXIES = "EXPLORER_TRUSTED_PROXIES", "127.0.0.1,::1"
+
 # Image passes (epochs x steps x images per step) a run may cost. The dearest seed recipe, S1's baseline
 # (50 epochs of 54,000 images, early stopping aside), costs 2.7 million; the lesson's S3 runs 0.2 million.
 MAX_RUN_IMAGES_ENV, DEFAULT_MAX_RUN_IMAGES = "EXPLORER_MAX_RUN_IMAGES", 3_000_000
@@ -62,6 +66,16 @@ class Limits:
             raise LimitReached(f"{active_from_address} runs from your network are already queued or training, the most "
                                f"this server takes from one address; wait for one to end "
                                f"(set {RUNS_PER_ADDRESS_ENV} to allow more)")
+
+
+def client_address(peer: str | None, forwarded_for: str | None, trusted: str | None = None) -> str | None:
+    """The student's address: the last hop of X-Forwarded-For (the one the proxy added) when the peer is a
+    trusted proxy, else the peer itself; None where the server does not know it (Community Cloud)."""
+    proxies = {item.strip() for item in (trusted if trusted is not None else
+                                          os.environ.get(TRUSTED_PROXIES_ENV, DEFAULT_TRUSTED_PROXIES)).split(",")}
+    if forwarded_for and peer and ("*" in proxies or peer in proxies):
+        return forwarded_for.split(",")[-1].strip() or peer
+    return peer or None
 
 
 def run_images(epochs: int, steps_per_epoch: int, batch_size: int) -> int:

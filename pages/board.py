@@ -6,13 +6,13 @@ from explorer.corruption import GaussianNoise
 from explorer.lesson import TEMPLATES, start_lesson
 from explorer.runs import S3_CORRUPTIONS
 from ui.active_model import open_from_board
-from ui.board import board_table, current_lesson
+from ui.board import board_table, current_lesson, moderation, teacher_key
 from ui.display import image_row, markdown_table
 from ui.entry import start_page
 from ui.maps import add_trail, class_map
 from ui.resources import run_store, stored_workbench
 from ui.training_run import submit
-from ui.workspace import save, workspace
+from ui.workspace import TEACHER_PARAM, save, workspace
 
 start_page("pages/board.py")
 REFRESH_SECONDS = 4.0  # new runs may join at any moment, so the board always polls
@@ -31,20 +31,31 @@ if lesson is None:
                             "each. S2 in class: three groups, 4, 7 or 10 classes. Each group trains with one click.")
     if not st.button("Start a lesson", type="primary"):
         st.stop()
-    lesson = start_lesson(run_store(), None if template == "none" else template)
+    lesson, key = start_lesson(run_store(), None if template == "none" else template)
     kept.lesson = lesson.code
     save(kept)
+    st.query_params.update({"lesson": lesson.code, TEACHER_PARAM: key})
 
-with st.popover("Link for the class", icon=":material/link:"):
+links = st.columns(2)
+with links[0].popover("Link for the class", icon=":material/link:"):
     st.code(f"{st.context.url or ''}?lesson={lesson.code}", language=None, wrap_lines=True)
     st.caption("Students who open it join this lesson (their runs go on this board). It does not open your workspace.")
+teacher = lesson.is_teacher(teacher_key())
+if teacher:
+    with links[1].popover("Your teacher link", icon=":material/key:"):
+        st.code(f"{st.context.url or ''}?lesson={lesson.code}&{TEACHER_PARAM}={teacher_key()}", language=None,
+                wrap_lines=True)
+        st.caption("Keep it to yourself: it lets you moderate this board (hide a name, rename or remove a run, end "
+                   "the lesson). The class link and Copy link to this view never carry it.")
+if lesson.ended:
+    st.info("This lesson has ended: its board stays as it was, and new runs no longer join it.")
 st.session_state.setdefault("board_nickname", kept.nickname)
 nickname = st.text_input("Your name on the board", key="board_nickname", max_chars=40, placeholder="anonymous")
 if nickname.strip() != kept.nickname:
     kept.nickname = nickname.strip()
     save(kept)
 
-if lesson.groups():
+if lesson.groups() and not lesson.ended:
     st.subheader(f"{lesson.template}: one click per group")
     columns = st.columns(3)
     for position, (group, request) in enumerate(lesson.groups().items()):
@@ -56,7 +67,12 @@ if lesson.groups():
 
 
 def draw_board() -> None:
-    table = board_table(current_lesson())
+    shown = current_lesson()
+    table = board_table(shown)
+    if shown.damaged:
+        one = shown.damaged == 1
+        st.caption(f"{shown.damaged} entr{'y' if one else 'ies'} of this board could not be read and "
+                   f"{'is' if one else 'are'} left out.")
     if not len(table):
         st.info("No runs on the board yet: runs trained in this lesson appear here as they start.")
         st.session_state["board_done"] = []
@@ -90,6 +106,8 @@ def s3_table(table) -> None:
 
 st.subheader("The board")
 st.fragment(draw_board, run_every=REFRESH_SECONDS)()
+if teacher:
+    moderation(lesson)
 
 done = st.session_state.get("board_done", [])
 names = st.session_state.get("board_runs", {})

@@ -346,3 +346,48 @@ def test_a_lesson_from_the_s2_template_trains_a_group_and_shows_its_accuracies_o
     assert list(table["who"]) == ["Dee"] and list(table["state"]) == ["done"] and list(table["group"]) == ["S2, 4 classes"]
     assert 0.25 < table["retrieval, 4 classes"][0] <= 1, "above chance on four classes"
     assert 0.25 < table["anchor/positive, 4 classes"][0] <= 1
+
+
+def test_a_teacher_moderates_the_board_that_a_damaged_run_does_not_break_and_students_cannot():
+    from explorer.lesson import BoardEntry, add_run
+    from explorer.runs import TrainingRequest
+    from test_run_store import finished_run
+
+    teacher = open_page("pages/board.py")
+    by_label(teacher.button, "Start a lesson").click().run()
+    code, key = teacher.query_params["lesson"], teacher.query_params["teacher"]
+    assert all("teacher=" not in block.value for block in teacher.code if "Link for" not in block.value
+               and "&teacher=" not in block.value), "only the teacher's own link holds the key"
+    class_link = next(block.value for block in teacher.code if "lesson=" in block.value and "teacher" not in block.value)
+    assert class_link.endswith(f"?lesson={code}")
+    runs = [finished_run(run_store(), TrainingRequest("s4-conv-392", "digits", subset=300, seed=seed + 40))
+            for seed in range(3)]
+    for run, nickname in zip(runs, ("Ada", "Troll", "Cy")):
+        add_run(run_store(), code, BoardEntry(run, nickname, nickname * 8))
+    (run_store().folder(runs[2]) / "request.json").write_text("{damaged")
+    teacher.run().run()  # the first run reruns the page from the board's fragment (finished runs appeared)
+    assert_clean(teacher)
+    table = teacher.dataframe[0].value
+    assert list(table["who"]) == ["Ada", "Troll", "Cy"] and list(table["state"])[2].startswith("damaged")
+    by_label(teacher.selectbox, "Run").select_index(1).run()
+    by_label(teacher.text_input, "New name for the row").set_value("renamed by the teacher").run()
+    by_label(teacher.button, "Rename the run").click().run()
+    by_label(teacher.button, "Hide this name").click().run()
+    assert list(teacher.dataframe[0].value["who"]) == ["Ada", "Cy"]
+    assert list(teacher.dataframe[0].value["run"])[0] == "m", "the hidden name's row was another"
+    by_label(teacher.selectbox, "Run").select_index(0).run()
+    by_label(teacher.button, "Remove it from the lesson").click().run()
+    assert list(teacher.dataframe[0].value["who"]) == ["Cy"]
+
+    for address in ({"lesson": code}, {"lesson": code, "teacher": "a-guessed-key"}):
+        student = AppTest.from_file(APP, default_timeout=240)
+        student.query_params.update(address)
+        student.run()
+        student.switch_page("pages/board.py").run()
+        assert_clean(student)
+        assert not [e for e in student.expander if e.label.startswith("Moderate")]
+        assert not [block for block in student.code if "teacher=" in block.value]
+    teacher.run()
+    by_label(teacher.checkbox, "I want to end the lesson").check().run()
+    by_label(teacher.button, "End the lesson").click().run()
+    assert any("This lesson has ended" in info.value for info in teacher.info)

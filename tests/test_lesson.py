@@ -1,4 +1,5 @@
 """Lessons on disk: a board per lesson, nicknames not tokens, runs kept out by their owner only, templates."""
+import json
 import multiprocessing
 
 import pytest
@@ -80,3 +81,43 @@ def test_app_replicas_adding_runs_at_once_lose_no_entry(store):
     entries = load_lesson(store, lesson.code).entries
     assert sorted((e.owner, e.run) for e in entries) == sorted(
         (owner, f"{i:020x}") for owner in ("replica-one", "replica-two") for i in range(100))
+
+
+def test_only_the_teacher_key_moderates_and_the_lesson_file_never_holds_it(store):
+    from explorer.lesson import NotTheTeacher, end_lesson, hide_entry, moderate, remove_run, rename_run
+
+    lesson, key = start_lesson(store)
+    for run, nickname in (("a" * 20, "Ada"), ("a" * 20, "Troll"), ("b" * 20, "Bob"), ("c" * 20, "Cy")):
+        add_run(store, lesson.code, BoardEntry(run, nickname, owner_of(nickname * 8)))
+    for wrong in (None, "", "guess", lesson.code):
+        with pytest.raises(NotTheTeacher):
+            moderate(store, lesson.code, wrong, end_lesson)
+    moderate(store, lesson.code, key, hide_entry("a" * 20, "Troll"))
+    moderate(store, lesson.code, key, rename_run("b" * 20, "[a link](http://x)"))
+    moderate(store, lesson.code, key, remove_run("c" * 20))
+    add_run(store, lesson.code, BoardEntry("c" * 20, "Cy", owner_of("Cy" * 8)))  # pressed Train again
+    add_run(store, lesson.code, BoardEntry("a" * 20, "Troll", owner_of("Troll" * 8)))
+    rows = load_lesson(store, lesson.code).rows()
+    assert [(row.run, row.nicknames, row.title) for row in rows] == [
+        ("a" * 20, ["Ada"], None), ("b" * 20, ["Bob"], "a link http //x")]
+    moderate(store, lesson.code, key, end_lesson)
+    add_run(store, lesson.code, BoardEntry("d" * 20, "Di", owner_of("Di" * 8)))
+    ended = load_lesson(store, lesson.code)
+    assert ended.ended and len(ended.rows()) == 2, "an ended lesson takes no runs; its board stays readable"
+    assert key not in (store.root / "lessons" / f"{lesson.code}.json").read_text()
+
+
+def test_a_damaged_entry_costs_its_own_row_and_open_lessons_protect_their_runs(store):
+    from explorer.lesson import end_lesson, moderate, runs_on_open_lessons
+
+    lesson, key = start_lesson(store)
+    add_run(store, lesson.code, BoardEntry("a" * 20, "Ada", "o"))
+    path = store.root / "lessons" / f"{lesson.code}.json"
+    saved = json.loads(path.read_text())
+    saved["entries"] += [{"run": "b" * 20}, "garbage", {"run": 5, "nickname": "x", "owner": "y"}]
+    path.write_text(json.dumps(saved))
+    loaded = load_lesson(store, lesson.code)
+    assert [row.run for row in loaded.rows()] == ["a" * 20] and loaded.damaged == 3
+    assert runs_on_open_lessons(store) == {"a" * 20}
+    moderate(store, lesson.code, key, end_lesson)
+    assert runs_on_open_lessons(store) == set()

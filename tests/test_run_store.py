@@ -93,3 +93,30 @@ def test_a_workspace_keeps_its_runs_and_form_and_forgets_runs_the_store_removed(
     assert load_workspace(store, new_token()).runs == [], "a new token is an empty workspace"
     with pytest.raises(ValueError):
         save_workspace(store, Workspace("../escape"))
+
+
+def test_two_tabs_saving_at_once_lose_neither_the_run_nor_the_form(tmp_path):
+    store = RunStore(tmp_path, cap_bytes=2**30)
+    run = finished_run(store, REQUEST)
+    token = new_token()
+    save_workspace(store, Workspace(token, form={"train_epochs": 3}))
+    training_tab, form_tab = load_workspace(store, token), load_workspace(store, token)
+    training_tab.add_run(run)
+    training_tab.current_run = run
+    save_workspace(store, training_tab)
+    form_tab.form = {"train_epochs": 5}
+    save_workspace(store, form_tab)  # saved its whole, older copy before: dropped the run
+    merged = load_workspace(store, token)
+    assert merged.runs == [run] and merged.current_run == run and merged.form == {"train_epochs": 5}
+
+
+def test_a_damaged_workspace_file_is_set_aside_not_overwritten(tmp_path):
+    store = RunStore(tmp_path, cap_bytes=2**30)
+    token = new_token()
+    path = store.root / "workspaces" / f"{token}.json"
+    path.parent.mkdir(parents=True)
+    path.write_text('{"runs": ["0123456789abcdef0123"], "form": {"train_ep')
+    loaded = load_workspace(store, token)
+    assert loaded.runs == [] and loaded.damaged and (path.parent / loaded.damaged).read_text().startswith('{"runs"')
+    save_workspace(store, loaded)
+    assert (path.parent / loaded.damaged).exists()

@@ -5,16 +5,20 @@ student trains from then on goes on the board under their nickname.
 """
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 import streamlit as st
 
 from explorer.card import CONDITION_LABELS, ModelCard
 from explorer.jobs import JobState, RunStatus
-from explorer.lesson import ANONYMOUS, BoardEntry, BoardRow, Lesson, add_run, load_lesson, owner_of, set_hidden
+from explorer.lesson import (ANONYMOUS, BoardEntry, BoardRow, Lesson, add_run, end_lesson, hide_entry, load_lesson,
+                             moderate, owner_of, remove_run, rename_run, set_hidden)
 from ui.resources import job_queue, run_store, stored_card
-from ui.workspace import save, workspace
+from ui.workspace import TEACHER_PARAM, save, workspace
 
 LESSON_PARAM = "lesson"
+log = logging.getLogger(__name__)
 
 
 def current_lesson() -> Lesson | None:
@@ -25,6 +29,11 @@ def current_lesson() -> Lesson | None:
         kept.lesson = code
         save(kept)
     return load_lesson(run_store(), kept.lesson) if kept.lesson else None
+
+
+def teacher_key() -> str | None:
+    """The teacher key in this page's address (the teacher's own link), if any."""
+    return st.query_params.get(TEACHER_PARAM)
 
 
 def put_on_board(run: str, group: str | None = None) -> None:
@@ -49,7 +58,18 @@ def show_on_board(run: str, shown: bool) -> None:
 
 
 def board_row(row: BoardRow) -> dict | None:
-    """A run as a row of the board's table, or None if the store no longer has it."""
+    """A run as a row of the board's table, or None if the store no longer has it; a run whose files cannot be
+    read is a row saying so, and the rest of the board is drawn as usual."""
+    try:
+        return _board_row(row)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        log.warning("board row of run %s is damaged: %s", row.run, error)
+        return {"who": ", ".join(row.nicknames), "group": row.group or "", "run": row.title or row.run, "model": "",
+                "data": "", "corruption": "", "epochs": "", "state": "damaged (its files cannot be read)",
+                "validation loss": [], "id": row.run}
+
+
+def _board_row(row: BoardRow) -> dict | None:
     status: RunStatus | None = job_queue().status(row.run)
     if status is None:
         return None
@@ -64,7 +84,8 @@ def board_row(row: BoardRow) -> dict | None:
             figures[f"retrieval, {classes} classes"] = accuracy
         for classes, accuracy in card.metrics.get("anchor_positive_accuracy", {}).items():
             figures[f"anchor/positive, {classes} classes"] = accuracy
-    return {"who": ", ".join(row.nicknames), "group": row.group or "", "run": status.name, "model": request["model"],
+    return {"who": ", ".join(row.nicknames), "group": row.group or "", "run": row.title or status.name,
+            "model": request["model"],
             "data": request["dataset"], "corruption": request["noise"] or "none",
             "epochs": f"{status.progress.epoch if status.state.active else len(losses)}/{status.progress.epochs}",
             "state": state_text(status), **figures, "validation loss": losses, "id": row.run}
@@ -82,3 +103,35 @@ def board_table(lesson: Lesson) -> pd.DataFrame:
     rows = [row for row in (board_row(row) for row in lesson.rows()) if row is not None]
     return pd.DataFrame(rows)
 
+
+
+def moderation(lesson: Lesson) -> None:
+    """The teacher's controls (shown only with the lesson's teacher key): hide a name, rename or remove a run,
+    end the lesson. Each is checked against the key again in the library."""
+    rows = {row.run: row for row in lesson.rows()}
+    with st.expander("Moderate the board (teacher)", icon=":material/shield_person:"):
+        if rows:
+            run = st.selectbox("Run", list(rows), key="moderate_run", format_func=lambda r: (
+                f"{rows[r].title or stored_name(r)} ({', '.join(rows[r].nicknames)})"))
+            columns = st.columns(3)
+            columns[0].selectbox("Name on its row", rows[run].nicknames, key="moderate_name")
+            columns[0].button("Hide this name", on_click=lambda: _moderate(lesson.code, hide_entry(
+                run, st.session_state["moderate_name"])))
+            columns[1].text_input("New name for the row", key="moderate_title", max_chars=60,
+                                          placeholder="empty: its own name again")
+            columns[1].button("Rename the run", on_click=lambda: _moderate(lesson.code, rename_run(
+                run, st.session_state["moderate_title"])))
+            columns[2].button("Remove it from the lesson", on_click=lambda: _moderate(lesson.code, remove_run(run)))
+        if not lesson.ended:
+            sure = st.checkbox("I want to end the lesson (the board stays readable; no new runs join it)",
+                               key="moderate_end_sure")
+            st.button("End the lesson", disabled=not sure, on_click=_moderate, args=(lesson.code, end_lesson))
+
+
+def stored_name(run: str) -> str:
+    status = run_store().status(run) or {}
+    return str(status.get("name") or run)
+
+
+def _moderate(code: str, change) -> None:
+    moderate(run_store(), code, teacher_key(), change)

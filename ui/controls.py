@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from explorer.corruption import Corruption, GaussianNoise, RandomErasing
-from ui.workspace import WORKSPACE_PARAM
+from ui.workspace import PRIVATE_PARAMS
 
 LINKED = {"bind": "query-params"}
 CORRUPTIONS = ("None", "Gaussian noise", "Random erasing")
@@ -48,7 +48,7 @@ def keep_valid(key: str, is_valid: Callable[[Any], bool], fallback: Any) -> None
 def share_link() -> None:
     """A popover with this view's address (copy button included): every bound control is in it."""
     with st.popover("Copy link to this view", icon=":material/link:"):
-        query = urlencode([(key, value) for key in st.query_params if key != WORKSPACE_PARAM
+        query = urlencode([(key, value) for key in st.query_params if key not in PRIVATE_PARAMS
                            for value in st.query_params.get_all(key)])
         st.code(f"{st.context.url or ''}{'?' + query if query else ''}", language=None, wrap_lines=True)
         st.caption("The link holds the model, the map and every control on this page; anyone opening it sees this "

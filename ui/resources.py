@@ -91,8 +91,11 @@ def stored_card(run: str) -> dict:
 
 
 def stored_workbench(run: str) -> Workbench:
-    """A stored run's model on its test images; sessions exploring the same run share one."""
-    return _workbench_version(run, run_store().model_version(run))
+    """A stored run's model on its test images; sessions exploring the same run share one. Exploring it marks it
+    as used, cached or not, so the store's cap keeps it."""
+    store = run_store()
+    store.touch(run)
+    return _workbench_version(run, store.model_version(run))
 
 
 def stored_replay(run: str) -> tuple[go.Figure, str] | None:

@@ -7,11 +7,13 @@ from explorer.models import model_info
 from ui.training_run import adopt_finished_run, render_sidebar_status
 from ui.active_model import active_card, choose_model_in_sidebar
 from ui.upload import upload_checkpoint_form
+from ui.workspace import damaged_notice
 
 
 def render_sidebar() -> None:
     adopt_finished_run()
     with st.sidebar:
+        damaged_notice()
         choose_model_in_sidebar()
         card = active_card()
         info = model_info(card.model_id)

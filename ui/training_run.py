@@ -10,6 +10,7 @@ import streamlit as st
 
 from explorer.card import ModelRef
 from explorer.jobs import JobState, RunStatus
+from explorer.limits import client_address
 from explorer.runs import TrainingRequest
 from ui.active_model import make_active_when_drawn
 from ui.board import put_on_board
@@ -34,11 +35,16 @@ def submit(request: TrainingRequest, group: str | None = None) -> None:
     """Start the run, or join the identical run someone already queued, trained or is training; in a lesson,
     the run goes on its board (under the template's ``group`` when a group button started it)."""
     kept = workspace()
-    run = job_queue().submit(request, kept.token)
+    run = job_queue().submit(request, kept.token, this_client())
     kept.current_run = run
     kept.add_run(run)
     save(kept)
     put_on_board(run, group)
+
+
+def this_client() -> str | None:
+    """This session's address, as the shipped proxy forwards it (explorer.limits.client_address)."""
+    return client_address(st.context.ip_address, st.context.headers.get("X-Forwarded-For"))
 
 
 def stop_my_run() -> None:

@@ -8,10 +8,15 @@ from explorer.card import ModelCard, ModelRef
 from explorer.checkpoint import check_image_shape, load_checkpoint_bytes
 from explorer.datasets import dataset_info
 from explorer.errors import USER_ERRORS
+from explorer.housekeeping import keep_upload
 from explorer.images import image_from_upload
+from explorer.jobs import Submitter
+from explorer.limits import Limits
 from explorer.run_store import StoredModel
 from ui.active_model import add_workspace_model
 from ui.resources import run_store, test_split
+from ui.training_run import this_client
+from ui.workspace import workspace_token
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
 
@@ -33,10 +38,16 @@ def upload_checkpoint_form(where: str) -> None:
     except USER_ERRORS as error:
         st.error(f"Upload refused: {error}. The active model is unchanged.")
         return
-    st.session_state[f"uploaded-{where}"] = signature
     name = checkpoint.card.get("name") or weights.name.removesuffix(".safetensors")
     checkpoint.card["name"] = name
-    run = run_store().add_upload(StoredModel(checkpoint, test, dataset_info(card.dataset).class_names))
+    submitter = Submitter(workspace_token(), this_client())
+    try:
+        run = keep_upload(run_store(), StoredModel(checkpoint, test, dataset_info(card.dataset).class_names),
+                          submitter.owner, submitter.holder, Limits.from_environment())
+    except USER_ERRORS as error:
+        st.error(f"Upload refused: {error}. The active model is unchanged.")
+        return
+    st.session_state[f"uploaded-{where}"] = signature
     add_workspace_model(ModelRef("uploaded", run))
     st.success(f"Loaded {name}; it is now the active model.")
     st.rerun()

@@ -11,6 +11,8 @@ from explorer.workspace import Workspace, is_token, load_workspace, new_token, s
 from ui.resources import run_store
 
 WORKSPACE_PARAM = "ws"
+TEACHER_PARAM = "teacher"  # a lesson's teacher key: in the teacher's own link only
+PRIVATE_PARAMS = (WORKSPACE_PARAM, TEACHER_PARAM)  # never in a shared view's link
 
 
 def workspace_token() -> str:
@@ -25,7 +27,17 @@ def workspace_token() -> str:
 
 def workspace() -> Workspace:
     """Read from disk on every call: another tab of the same workspace may have changed it."""
-    return load_workspace(run_store(), workspace_token())
+    kept = load_workspace(run_store(), workspace_token())
+    if kept.damaged:
+        st.session_state["workspace_damaged"] = kept.damaged
+    return kept
+
+
+def damaged_notice() -> None:
+    """Said once, where the sidebar is drawn: a workspace file that could not be read was set aside."""
+    if aside := st.session_state.pop("workspace_damaged", None):
+        st.warning(f"Your workspace's file on the server could not be read, so this workspace starts empty; the "
+                   f"damaged file was kept as {aside} for the server's keeper.")
 
 
 def save(workspace_: Workspace) -> None:
