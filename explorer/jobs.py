@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from .housekeeping import make_room, reserve
-from .limits import Limits, fair_position
+from .limits import Limits, Turns, fair_position
 from .models import model_info
 from .replay import ProbeRecorder, choose_probe
 from .run_store import RunStore, StoredModel, run_id
@@ -44,6 +44,8 @@ LOWEST_PRIORITY = 19
 ABANDONED_AFTER_SECONDS = 180.0
 CANCELLED_WAITING = "Cancelled while waiting; nothing was kept."
 ONE_RUN_AT_A_TIME = "a run of yours is already queued or training: stop or cancel it first"
+PAUSED = "Paused at a step's end while a run of a student who has trained less has its turn; it goes on after."
+MAX_PAUSED = 2  # runs paused mid-training keep their data in memory: at most this many at once
 log = logging.getLogger(__name__)
 
 
@@ -148,6 +150,7 @@ class RunExecution(ABC):
         self.worker = ""  # which process trains it, in the run's status (a Redis worker names itself)
         self._unwatched = self._timed_out = False
         self._started = float("inf")
+        self.paused_seconds = 0.0
 
     @property
     def name(self) -> str:
@@ -188,8 +191,12 @@ class RunExecution(ABC):
         """Nobody has looked for minutes: every session watching it ended."""
         return not self.watching()
 
+    def between_steps(self) -> None:
+        """Called at every step's end, before the run asks whether to stop: where an engine may pause it."""
+
     def _should_stop(self) -> bool:
-        if not self.stop_requested() and time.monotonic() - self._started > self.time_limit:
+        self.between_steps()
+        if not self.stop_requested() and time.monotonic() - self._started - self.paused_seconds > self.time_limit:
             self._timed_out = True
             self.stop()  # the server's time limit: the run keeps its best weights, as after Stop
         if not self.stop_requested() and self.abandoned:
@@ -281,7 +288,13 @@ class TrainingJob(RunExecution):
         super().__init__(run_id, request, store, abandoned_after, time_limit)
         self.watchers: dict[str, float] = {}  # workspace token -> when its page last showed the run
         self.holder = ""  # whose turn it takes in the queue (Submitter.holder)
+        self.paused = False
+        self.turn_started = 0.0
+        self.on_step_end: Callable[[], None] = lambda: None
         self._stop, self._cancel = threading.Event(), threading.Event()
+
+    def between_steps(self) -> None:
+        self.on_step_end()
 
     def watch(self, watcher: str) -> None:
         self.watchers[watcher] = time.monotonic()
@@ -348,8 +361,9 @@ class JobQueue:
         self.limits = limits or Limits.from_environment()
         store.mark_interrupted()  # whatever the last server left queued or training will never finish
         self._jobs: dict[str, TrainingJob] = {}  # queued or training now
-        self._waiting: list[TrainingJob] = []
-        self._running: list[TrainingJob] = []
+        self._waiting: list[TrainingJob] = []  # in turn order (fair_position); paused runs among them
+        self._running: list[TrainingJob] = []  # holding a slot
+        self.turns = Turns()
         self._changed = threading.Condition()
 
     def submit(self, request: TrainingRequest, watcher: str, address: str | None = None) -> str:
@@ -370,6 +384,7 @@ class JobQueue:
             self.store.start(run, request, owner=submitter.owner, holder=submitter.holder)
             job = self._jobs[run] = TrainingJob(run, request, self.store, time_limit=self.limits.run_seconds)
             job.holder = submitter.holder
+            job.on_step_end = lambda: self._maybe_pause(job)
             job.watch(watcher)
             self._waiting.insert(fair_position([other.holder for other in self._waiting],
                                                [other.holder for other in self._running], job.holder), job)
@@ -407,21 +422,63 @@ class JobQueue:
             job = self._jobs.get(run)
             return True if job is None else stop_or_leave(job, watcher, end)
 
+    def _ongoing(self) -> dict[str, float]:
+        now, ongoing = time.monotonic(), {}
+        for job in self._running:
+            ongoing[job.holder] = ongoing.get(job.holder, 0.0) + now - job.turn_started
+        return ongoing
+
+    def _order(self) -> list[TrainingJob]:
+        """Waiting runs, next first (explorer.limits.Turns)."""
+        return [self._waiting[i] for i in self.turns.order([job.holder for job in self._waiting], self._ongoing())]
+
     def _ahead_of(self, job: TrainingJob) -> int:
-        return len(self._running) + self._waiting.index(job) if job in self._waiting else 0
+        return len(self._running) + self._order().index(job) if job in self._waiting else 0
+
+    def _my_turn(self, job: TrainingJob) -> bool:
+        return len(self._running) < self.slots and self._order()[0] is job
+
+    def _take_slot(self, job: TrainingJob) -> None:
+        self._waiting.remove(job)
+        self._running.append(job)
+        job.turn_started = time.monotonic()
+
+    def _release_slot(self, job: TrainingJob) -> None:
+        self._running.remove(job)
+        self.turns.charge(job.holder, time.monotonic() - job.turn_started)
+        self._changed.notify_all()
+
+    def _maybe_pause(self, job: TrainingJob) -> None:
+        """At a step's end: give the slot to a run of a holder who has trained less (Turns), then wait for it
+        back. The run keeps its data and model in memory meanwhile, so at most MAX_PAUSED runs pause at once."""
+        with self._changed:
+            if (sum(other.paused for other in self._waiting) >= MAX_PAUSED or not self.turns.should_yield(
+                    job.holder, time.monotonic() - job.turn_started, [other.holder for other in self._waiting],
+                    self._ongoing())):
+                return
+            paused_at = time.monotonic()
+            self._release_slot(job)
+            job.paused, job.message = True, PAUSED
+            self._waiting.insert(fair_position([other.holder for other in self._waiting],
+                                               [other.holder for other in self._running], job.holder), job)
+            while not self._my_turn(job) and not job.stop_requested():
+                self._changed.wait(0.5)
+            self._take_slot(job)  # a stopped run takes it back at once: it ends within a step
+            job.paused, job.message = False, ""
+            job.paused_seconds += time.monotonic() - paused_at
 
     def _work(self, job: TrainingJob) -> None:
         with self._changed:
-            while not job.cancel_requested() and not job.abandoned and (
-                    self._waiting[0] is not job or len(self._running) >= self.slots):
+            while not job.cancel_requested() and not job.abandoned and not self._my_turn(job):
                 self._changed.wait(0.5)
-            self._waiting.remove(job)
+            if job.cancel_requested() or job.abandoned:
+                self._waiting.remove(job)
             if job.cancel_requested() or job.abandoned:
                 job.end(JobState.CANCELLED, CANCELLED_WAITING)
                 del self._jobs[job.run_id]
                 self._changed.notify_all()
                 return
-            self._running.append(job)
+            self._take_slot(job)
             job.state = JobState.RUNNING
             job.persist()
         try:
@@ -432,9 +489,8 @@ class JobQueue:
             job.end(JobState.FAILED, f"Training failed unexpectedly ({error}); nothing was kept.")
         finally:
             with self._changed:
-                self._running.remove(job)
+                self._release_slot(job)
                 del self._jobs[job.run_id]
-                self._changed.notify_all()
             make_room(self.store, self.limits)
 
 

@@ -73,7 +73,8 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted: str | N
     trusted proxy, else the peer itself; None where the server does not know it (Community Cloud)."""
     proxies = {item.strip() for item in (trusted if trusted is not None else
                                           os.environ.get(TRUSTED_PROXIES_ENV, DEFAULT_TRUSTED_PROXIES)).split(",")}
-    if forwarded_for and peer and ("*" in proxies or peer in proxies):
+    peer = peer if isinstance(peer, str) else None
+    if isinstance(forwarded_for, str) and peer and ("*" in proxies or peer in proxies):
         return forwarded_for.split(",")[-1].strip() or peer
     return peer or None
 
@@ -101,3 +102,30 @@ def fair_position(queued_owners: Sequence[str], running_owners: Sequence[str], o
         if seen[other] - 1 + running_owners.count(other) > turn:
             return position
     return len(queued_owners)
+
+
+class Turns:
+    """Whose run trains next on this server's slots: the holder that has trained least so far (least attained
+    service). A newcomer's run starts before the next run of a holder who has trained for minutes, and a run
+    that has had at least ``minimum_turn`` seconds yields its slot at a step's end to the run of a holder who
+    has trained less, so a lesson-sized run never waits behind a long one. Queue order breaks ties."""
+
+    def __init__(self, minimum_turn: float = 5.0):
+        self.minimum_turn = minimum_turn
+        self.trained: dict[str, float] = {}  # holder -> seconds its runs held a slot (turns that ended)
+
+    def charge(self, holder: str, seconds: float) -> None:
+        self.trained[holder] = self.trained.get(holder, 0.0) + seconds
+
+    def order(self, waiting: Sequence[str], ongoing: dict[str, float]) -> list[int]:
+        """Indices of ``waiting`` holders' runs, next first; ``ongoing``: holder -> seconds of turns under way."""
+        return sorted(range(len(waiting)), key=lambda i: (self.served(waiting[i], ongoing), i))
+
+    def should_yield(self, holder: str, turn: float, waiting: Sequence[str], ongoing: dict[str, float]) -> bool:
+        """Whether a run of ``holder`` that has held its slot for ``turn`` seconds gives it up now."""
+        mine = self.served(holder, ongoing)
+        return turn >= self.minimum_turn and any(self.served(other, ongoing) < mine for other in waiting
+                                                 if other != holder)
+
+    def served(self, holder: str, ongoing: dict[str, float]) -> float:
+        return self.trained.get(holder, 0.0) + ongoing.get(holder, 0.0)

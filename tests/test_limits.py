@@ -181,6 +181,24 @@ def test_a_classmate_waits_behind_one_run_of_a_student_with_many_tabs(store):
     assert queue.status(classmate).state is JobState.FINISHED
 
 
+def test_a_lesson_sized_run_takes_the_slot_from_a_long_one_which_goes_on_after(store):
+    from explorer.jobs import PAUSED
+    from explorer.limits import Turns
+
+    queue = JobQueue(store, slots=1)
+    queue.turns = Turns(minimum_turn=0.5)
+    marathon = queue.submit(LONG, "marathon", "203.0.113.9")
+    wait_for(lambda: queue.status(marathon).progress.step >= 1)
+    classmate = queue.submit(SHORT, "classmate", "198.51.100.4")
+    wait_for(lambda: queue.status(marathon).message == PAUSED)
+    assert queue.status(marathon).state is JobState.RUNNING
+    wait_for(lambda: queue.status(classmate).state is JobState.FINISHED)
+    epoch = queue.status(marathon).progress.epoch
+    wait_for(lambda: queue.status(marathon).progress.epoch > epoch and not queue.status(marathon).message)
+    queue.cancel(marathon, "marathon")
+    wait_for(lambda: not queue.status(marathon).state.active)
+
+
 # --- the store ------------------------------------------------------------------------------------------
 
 def test_uploads_count_against_the_cap_and_the_heavy_holder_loses_its_own_runs_first(tmp_path):

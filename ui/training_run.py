@@ -85,7 +85,7 @@ def status_line(status: RunStatus) -> str:
             return f"**{name}** is loading its data"
         shared = f" · watched by {status.watchers} students" if status.watchers > 1 else ""
         return (f"**{name}**: epoch {progress.epoch}/{progress.epochs}, step {progress.step}/{progress.steps}, "
-                f"loss {progress.loss:.4f}{shared}")
+                f"loss {progress.loss:.4f}{shared}" + (f". {status.message}" if status.message else ""))
     return f"**{name}**: {status.state.value}. {status.message}"
 
 
