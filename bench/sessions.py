@@ -83,8 +83,9 @@ class Timing:
 class Student:
     """One browser's worth of session: a websocket, the current page, the widgets it shows."""
 
-    def __init__(self, number: int, url: str):
+    def __init__(self, number: int, url: str, headers: dict[str, str] | None = None):
         self.number = number
+        self.headers = headers or {}  # e.g. the X-Forwarded-For a proxy would add
         self.url = url.replace("http://", "ws://") + "/_stcore/stream"
         self.pages: dict[str, str] = {}
         self.page_hash = ""
@@ -94,7 +95,8 @@ class Student:
     async def __aenter__(self) -> "Student":
         import websockets
 
-        self.socket = await websockets.connect(self.url, subprotocols=["streamlit"], max_size=None)
+        self.socket = await websockets.connect(self.url, subprotocols=["streamlit"], max_size=None,
+                                               additional_headers=self.headers)
         return self
 
     async def __aexit__(self, *exc) -> None:

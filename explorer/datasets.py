@@ -455,17 +455,26 @@ def sign_mnist_uploads(files: dict[str, bytes]) -> dict[str, bytes]:
                         for key, wanted in SIGN_FILES.items():
                             if Path(member.filename).name in (wanted, wanted + ".gz") and key not in found:
                                 found[key] = _bounded_member(archive, member, f"{file_name}: {member.filename}")
+                                _check_csv_budget(found[key], f"{file_name}: {member.filename}")
             except zipfile.BadZipFile as error:
                 raise DatasetFormatError(f"{file_name}: not a readable zip archive ({error})") from None
             continue
         for key, wanted in SIGN_FILES.items():
             if Path(file_name).name.removesuffix(".gz") == wanted:
+                _check_csv_budget(data, file_name)
                 found[key] = data
     missing = [SIGN_FILES[key] for key in SIGN_FILES if key not in found]
     if missing:
         raise DatasetUnavailable(f"sign-mnist: {' and '.join(missing)} not among the uploaded files "
                                  f"({', '.join(files) or 'none'}); upload Kaggle's archive or both CSV files")
     return found
+
+
+def _check_csv_budget(data: bytes, name: str) -> None:
+    """An uploaded CSV's size and line count, checked when it is uploaded rather than when its run trains."""
+    contents = _bounded_gunzip(data, name) if data[:2] == GZIP_MAGIC else data
+    _refuse_oversized(len(contents), name)
+    _refuse_too_many_rows(contents, name)
 
 
 def _bounded_member(archive, member, name: str) -> bytes:

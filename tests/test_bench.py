@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from browser_steps import needs_chromium
 from redis_engine import needs_redis
 from ui.page_table import PAGES
 
@@ -56,3 +57,20 @@ def test_the_class_runs_on_each_engine_train_each_experiment_once(tmp_path):
     assert [row["engine"].split(",")[0] for row in rows] == ["embedded queue (one process)", "RQ", "RQ"]
     assert all(row["runs_trained"] == 2 for row in rows), "4 students, 2 experiments: 2 runs on every engine"
     assert all(row["median_s"] <= row["p95_s"] <= row["last_s"] for row in rows)
+
+
+@needs_chromium
+def test_a_mischievous_session_beside_a_student_in_chromium_takes_nothing_of_theirs(tmp_path):
+    """The abuse scenario (bench.abuse --tiny): every attempt refused in the other session's page, the student's
+    run finished and kept, the server's peak memory within 300 MB of the lesson alone. Click and run-time ratios
+    are timings on a shared 2-core machine (the other session's Chromium included): the table prints them."""
+    result = subprocess.run([sys.executable, "-m", "bench.abuse", "--tiny", "--json", str(tmp_path / "a.json")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=1500)
+    print(result.stdout)
+    alone, abused = json.loads((tmp_path / "a.json").read_text())
+    assert abused["said"] == {"oversized image": True, "damaged card": True, "most expensive run": True,
+                              "bomb CSV": True}, result.stdout
+    assert abused["tabs_queued"] == 3 and not alone["errors"] and not abused["errors"]
+    assert alone["run_kept"] and abused["run_kept"] and abused["run_state"] == alone["run_state"] == "finished"
+    assert abused["peak_rss_mb"] - alone["peak_rss_mb"] < 300
+    assert result.returncode == 0, result.stderr[-3000:]

@@ -24,6 +24,7 @@ from explorer.models import create_model
 from explorer.names import plain_name
 from explorer.run_store import RunStore
 from explorer.runs import TrainingRequest
+from redis_engine import forget_runs, needs_redis
 from test_jobs import LONG, SHORT, wait_for
 from test_run_store import finished_run, stored_model
 
@@ -281,3 +282,25 @@ def test_a_stopped_run_keeps_its_weights_when_someone_asks_for_it_again(store):
     weights = store.checkpoint_paths(run)[0].read_bytes()
     assert queue.submit(LONG, "second") == run
     assert queue.status(run).state is JobState.STOPPED and store.checkpoint_paths(run)[0].read_bytes() == weights
+
+
+@needs_redis
+def test_a_redis_run_whose_request_cannot_be_read_ends_failed_not_queued_forever(store, redis_with_a_worker,
+                                                                                  monkeypatch):
+    """Its own queue, no worker on it, so the request is damaged before any worker reads it; then one worker
+    (in this process, told the store's path alone, as a worker on another machine is)."""
+    from redis import Redis
+    from rq import SimpleWorker
+    from rq.serializers import JSONSerializer
+
+    from explorer.redis_jobs import RedisJobQueue
+
+    monkeypatch.delenv("EXPLORER_STORE")
+    forget_runs(redis_with_a_worker)
+    queue = RedisJobQueue(store, redis_with_a_worker, queue="damaged-requests")
+    run = queue.submit(SHORT, "student")
+    (store.folder(run) / "request.json").write_text("{damaged")
+    SimpleWorker([queue.queue], connection=Redis.from_url(redis_with_a_worker),
+                 serializer=JSONSerializer).work(burst=True)
+    status = wait_for(lambda: (s := queue.status(run)) and not s.state.active and s)
+    assert status.state is JobState.FAILED and "its request cannot be read from the store" in status.message
