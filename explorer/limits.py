@@ -21,12 +21,13 @@ MAX_RUN_IMAGES_ENV, DEFAULT_MAX_RUN_IMAGES = "EXPLORER_MAX_RUN_IMAGES", 3_000_00
 MIN_BILLED_BATCH = 32
 # After this long a run stops as if its student pressed Stop and keeps its best weights.
 RUN_MINUTES_ENV, DEFAULT_RUN_MINUTES = "EXPLORER_RUN_MINUTES", 60.0
-# Runs queued or training at once from one client address (a classroom behind one NAT shares one address).
-RUNS_PER_ADDRESS_ENV, DEFAULT_RUNS_PER_ADDRESS = "EXPLORER_RUNS_PER_ADDRESS", 12
+# Runs queued or training at once from one client address: a class of 30 behind one NAT, each on a seed of
+# their own, shares one address and fits.
+RUNS_PER_ADDRESS_ENV, DEFAULT_RUNS_PER_ADDRESS = "EXPLORER_RUNS_PER_ADDRESS", 40
 # Bytes a workspace's own runs and uploads may keep in the store (its oldest ended ones go first past it).
 WORKSPACE_MB_ENV, DEFAULT_WORKSPACE_MB = "EXPLORER_WORKSPACE_MB", 200
-# A run opened this recently is kept when the store needs room, like a run on a lesson that has not ended.
-RECENT_MINUTES_ENV, DEFAULT_RECENT_MINUTES = "EXPLORER_RECENT_MINUTES", 60.0
+# A run made or opened this recently is kept when the store needs room, like a run on a lesson still going.
+RECENT_MINUTES_ENV, DEFAULT_RECENT_MINUTES = "EXPLORER_RECENT_MINUTES", 10.0
 # Training images a dataset offers when a request takes them all (its training split less the validation tenth).
 TRAIN_IMAGES = {"fashion-mnist": 54_000, "mnist": 54_000, "cifar10": 45_000, "sign-mnist": 24_710,
                 "mnist-sample": 3_600, "digits": 1_617}

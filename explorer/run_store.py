@@ -13,8 +13,8 @@ a page, a reloaded tab or a restarted server finds the run without any process's
 Every file is written to a temporary name and renamed into place, status last, so a reader never
 sees a half-written run; a removed run is renamed away before its files are deleted. Past the size
 cap, ended runs are removed, those of the holder keeping the most bytes first and, within a holder, the
-least recently used first; active runs, runs on a lesson still going and runs opened within the last hour
-never are. Each run records who asked for it first (``owner``: a workspace's digest; ``holder``: that
+least recently used first; active runs, runs on a lesson still going and runs made or opened within
+the recent window never are. Each run records who asked for it first (``owner``: a workspace's digest; ``holder``: that
 client's address digest, or the owner where the address is unknown), so one student's many runs leave
 the store before anyone else's.
 """

@@ -106,8 +106,6 @@ def s3_table(table) -> None:
 
 st.subheader("The board")
 st.fragment(draw_board, run_every=REFRESH_SECONDS)()
-if teacher:
-    moderation(lesson)
 
 done = st.session_state.get("board_done", [])
 names = st.session_state.get("board_runs", {})
@@ -147,3 +145,6 @@ if len(chosen) >= 2:
         with maps[position % len(maps)]:
             st.plotly_chart(figure, width="stretch", key=f"compare-map-{run}")
             st.button("Open as the active model", key=f"open-{run}", on_click=open_from_board, args=(run,))
+
+if teacher:
+    moderation(lesson)

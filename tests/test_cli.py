@@ -93,7 +93,8 @@ def test_listings_as_json():
     (("evaluate", "/nonexistent/ckpt"), "not found"),
     (("train", "--model", "s4-conv-392", "--dataset", "digits", "--noise", "pink:3", "--out", "/tmp/x"), "bad corruption kind"),
     (("train", "--model", "s0-cnn-ae", "--dataset", "sign-mnist", "--out", "/tmp/x"), "sign_mnist_train.csv"),
-    (("train", "--model", "s4-conv-392", "--dataset", "digits", "--epochs", "0", "--out", "/tmp/x"), "epochs must be at least 1"),
+    (("train", "--model", "s4-conv-392", "--dataset", "digits", "--epochs", "0", "--out", "/tmp/x"),
+     "epochs must be from 1 to 200, got 0"),
     (("train", "--model", "nope", "--dataset", "digits", "--out", "/tmp/x"), "invalid choice"),
 ])
 def test_bad_input_is_one_clear_line(args, message):

@@ -8,6 +8,7 @@ import pytest
 
 from bench.browser import memory_mb, running_app
 from bench.sessions import Interaction, Student
+from explorer.limits import RECENT_MINUTES_ENV
 from explorer.run_store import CAP_ENV, STORE_ENV, RunStore
 
 SESSIONS, AT_ONCE, DISTINCT_RUNS = 100, 10, 7
@@ -42,7 +43,8 @@ def wait_until_runs_end(store: RunStore, timeout: float = 300.0) -> None:
 
 def test_a_hundred_sessions_come_train_and_leave(tmp_path):
     store = RunStore(tmp_path / "store", cap_bytes=int(CAP_MB * 2**20))
-    environment = {STORE_ENV: str(store.root), CAP_ENV: str(CAP_MB), "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": "2"}
+    environment = {STORE_ENV: str(store.root), CAP_ENV: str(CAP_MB), "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": "2",
+                   RECENT_MINUTES_ENV: "0"}  # every run here was just made: the cap itself is tested
     with running_app(environment=environment) as (url, server):
         assert asyncio.run(wave(url, range(AT_ONCE), first_seed=100)) == []  # caches every student needs, loaded once
         wait_until_runs_end(store)
