@@ -44,7 +44,7 @@ LOWEST_PRIORITY = 19
 ABANDONED_AFTER_SECONDS = 180.0
 CANCELLED_WAITING = "Cancelled while waiting; nothing was kept."
 ONE_RUN_AT_A_TIME = "a run of yours is already queued or training: stop or cancel it first"
-PAUSED = "Paused at a step's end while a run of a student who has trained less has its turn; it goes on after."
+PAUSED = "Paused at a step's end while a shorter run, or one of a student who has trained less, has its turn."
 MAX_PAUSED = 2  # runs paused mid-training keep their data in memory: at most this many at once
 log = logging.getLogger(__name__)
 
@@ -292,6 +292,11 @@ class TrainingJob(RunExecution):
         self.turn_started = 0.0
         self.on_step_end: Callable[[], None] = lambda: None
         self._stop, self._cancel = threading.Event(), threading.Event()
+        self.cost = request.cost()
+
+    def left(self) -> tuple[str, int]:
+        """Its holder and the image passes it has left, as explorer.limits.Turns ranks runs."""
+        return self.holder, round(self.cost * (1 - self.progress.fraction))
 
     def between_steps(self) -> None:
         self.on_step_end()
@@ -430,7 +435,7 @@ class JobQueue:
 
     def _order(self) -> list[TrainingJob]:
         """Waiting runs, next first (explorer.limits.Turns)."""
-        return [self._waiting[i] for i in self.turns.order([job.holder for job in self._waiting], self._ongoing())]
+        return [self._waiting[i] for i in self.turns.order([job.left() for job in self._waiting], self._ongoing())]
 
     def _ahead_of(self, job: TrainingJob) -> int:
         return len(self._running) + self._order().index(job) if job in self._waiting else 0
@@ -453,7 +458,7 @@ class JobQueue:
         back. The run keeps its data and model in memory meanwhile, so at most MAX_PAUSED runs pause at once."""
         with self._changed:
             if (sum(other.paused for other in self._waiting) >= MAX_PAUSED or not self.turns.should_yield(
-                    job.holder, time.monotonic() - job.turn_started, [other.holder for other in self._waiting],
+                    job.left(), time.monotonic() - job.turn_started, [other.left() for other in self._waiting],
                     self._ongoing())):
                 return
             paused_at = time.monotonic()

@@ -6,6 +6,7 @@ which limit it met and how to stay under it; nothing is half started.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Sequence
@@ -29,6 +30,8 @@ WORKSPACE_MB_ENV, DEFAULT_WORKSPACE_MB = "EXPLORER_WORKSPACE_MB", 200
 # A run made or opened this recently is kept when the store needs room, like a run on a lesson still going.
 RECENT_MINUTES_ENV, DEFAULT_RECENT_MINUTES = "EXPLORER_RECENT_MINUTES", 10.0
 # Training images a dataset offers when a request takes them all (its training split less the validation tenth).
+# Runs within a doubling of each other, counted from this many image passes (a quick run is 6,000), are one size.
+SIZE_UNIT = 20_000
 TRAIN_IMAGES = {"fashion-mnist": 54_000, "mnist": 54_000, "cifar10": 45_000, "sign-mnist": 24_710,
                 "mnist-sample": 3_600, "digits": 1_617}
 
@@ -106,10 +109,11 @@ def fair_position(queued_owners: Sequence[str], running_owners: Sequence[str], o
 
 
 class Turns:
-    """Whose run trains next on this server's slots: the holder that has trained least so far (least attained
-    service). A newcomer's run starts before the next run of a holder who has trained for minutes, and a run
-    that has had at least ``minimum_turn`` seconds yields its slot at a step's end to the run of a holder who
-    has trained less, so a lesson-sized run never waits behind a long one. Queue order breaks ties."""
+    """Whose run trains next on this server's slots. Runs are ranked by size class first (the image passes a
+    run has left, in doublings of SIZE_UNIT), so a lesson-sized run goes before a long one; within a size class
+    the holder that has trained least goes first (least attained service), then queue order. A run that has
+    held its slot for ``minimum_turn`` seconds yields it at a step's end to another holder's run of better
+    rank: a long run pauses for a short one, and two holders with runs of one size take turns."""
 
     def __init__(self, minimum_turn: float = 5.0):
         self.minimum_turn = minimum_turn
@@ -118,15 +122,21 @@ class Turns:
     def charge(self, holder: str, seconds: float) -> None:
         self.trained[holder] = self.trained.get(holder, 0.0) + seconds
 
-    def order(self, waiting: Sequence[str], ongoing: dict[str, float]) -> list[int]:
-        """Indices of ``waiting`` holders' runs, next first; ``ongoing``: holder -> seconds of turns under way."""
-        return sorted(range(len(waiting)), key=lambda i: (self.served(waiting[i], ongoing), i))
-
-    def should_yield(self, holder: str, turn: float, waiting: Sequence[str], ongoing: dict[str, float]) -> bool:
-        """Whether a run of ``holder`` that has held its slot for ``turn`` seconds gives it up now."""
-        mine = self.served(holder, ongoing)
-        return turn >= self.minimum_turn and any(self.served(other, ongoing) < mine for other in waiting
-                                                 if other != holder)
-
     def served(self, holder: str, ongoing: dict[str, float]) -> float:
         return self.trained.get(holder, 0.0) + ongoing.get(holder, 0.0)
+
+    def rank(self, run: tuple[str, int], ongoing: dict[str, float]) -> tuple[int, float]:
+        """``run`` is (holder, image passes left)."""
+        holder, left = run
+        return int(math.log2(1 + max(left, 0) / SIZE_UNIT)), self.served(holder, ongoing)
+
+    def order(self, waiting: Sequence[tuple[str, int]], ongoing: dict[str, float]) -> list[int]:
+        """Indices of the waiting runs, next first; ``ongoing``: holder -> seconds of turns under way."""
+        return sorted(range(len(waiting)), key=lambda i: (self.rank(waiting[i], ongoing), i))
+
+    def should_yield(self, running: tuple[str, int], turn: float, waiting: Sequence[tuple[str, int]],
+                     ongoing: dict[str, float]) -> bool:
+        """Whether a run that has held its slot for ``turn`` seconds gives it up now."""
+        mine = self.rank(running, ongoing)
+        return turn >= self.minimum_turn and any(self.rank(other, ongoing) < mine for other in waiting
+                                                 if other[0] != running[0])

@@ -169,6 +169,19 @@ def test_owners_take_turns_in_the_queue():
     assert fair_position([], [], "a") == 0
 
 
+def test_a_short_run_goes_before_a_long_one_and_holders_of_one_size_take_turns():
+    from explorer.limits import Turns
+
+    turns = Turns(minimum_turn=5.0)
+    turns.charge("marathon", 600.0)
+    assert turns.order([("marathon", 300_000), ("student", 25_000)], {}) == [1, 0]
+    assert turns.order([("student", 300_000), ("fresh", 300_000)], {"student": 30.0}) == [1, 0]
+    assert turns.should_yield(("marathon", 300_000), 5.0, [("student", 25_000)], {})
+    assert not turns.should_yield(("marathon", 300_000), 4.9, [("student", 25_000)], {}), "a turn lasts 5 s"
+    assert not turns.should_yield(("student", 25_000), 60.0, [("marathon", 300_000)], {"student": 60.0})
+    assert not turns.should_yield(("marathon", 300_000), 60.0, [("marathon", 1_000)], {}), "not for its own"
+
+
 def test_a_classmate_waits_behind_one_run_of_a_student_with_many_tabs(store):
     queue = JobQueue(store, slots=1)
     runs = [queue.submit(replace(LONG, seed=tab), f"tab-{tab}", "203.0.113.9") for tab in range(4)]
