@@ -67,7 +67,7 @@ def _wait_for_health(server: subprocess.Popen, port: int, seconds: float, log: P
         if _healthy(port):
             return time.monotonic() - started
         assert server.poll() is None, f"start.py ended with {server.returncode}:\n{log.read_text()[-3000:]}"
-        time.sleep(1)
+        time.sleep(0.2)
     raise AssertionError(f"no healthy server after {seconds} s:\n{log.read_text()[-3000:]}")
 
 
