@@ -78,14 +78,15 @@ def chromium_page(width: int = 1500, height: int = 1100):
 
 
 @contextlib.contextmanager
-def browser_contexts(count: int, width: int = 1500, height: int = 1100):
-    """``count`` pages in separate browser contexts: separate cookies, so separate Streamlit sessions."""
+def browser_contexts(count: int, width: int = 1500, height: int = 1100, color_scheme: str = "light"):
+    """``count`` pages in separate browser contexts: separate cookies, so separate Streamlit sessions.
+    ``color_scheme`` is what the browser says the user prefers (Streamlit follows it)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         try:
-            yield tuple(browser.new_context(viewport={"width": width, "height": height}).new_page()
+            yield tuple(browser.new_context(viewport={"width": width, "height": height}, color_scheme=color_scheme).new_page()
                         for _ in range(count))
         finally:
             browser.close()

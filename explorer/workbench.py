@@ -89,6 +89,10 @@ class Workbench:
     def labels(self, count: int | None = None) -> np.ndarray:
         return self.pool.labels[:self._count(count)]
 
+    def names_of(self, indices) -> list[str]:
+        """The class names of these images, for the words that stand in for their pictures."""
+        return [self.class_names[label] for label in self.pool.labels[np.asarray(indices, dtype=np.int64)]]
+
     def _count(self, count: int | None) -> int:
         return len(self.pool) if count is None else min(count, len(self.pool))
 

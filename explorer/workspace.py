@@ -17,7 +17,7 @@ import logging
 import re
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checkpoint import atomic_write

@@ -7,7 +7,7 @@ from explorer.lesson import TEMPLATES, start_lesson
 from explorer.runs import S3_CORRUPTIONS
 from ui.active_model import open_from_board
 from ui.board import board_table, current_lesson, moderation, teacher_key
-from ui.display import image_row, markdown_table
+from ui.display import image_row, line_chart, listing, markdown_table
 from ui.entry import start_page
 from ui.maps import add_trail, class_map
 from ui.resources import run_store, stored_workbench
@@ -29,7 +29,7 @@ if lesson is None:
              "share its link; the board shows only that lesson's runs.")
     template = st.selectbox("Template", ["none", *TEMPLATES], help="S3 in class: six groups, one training corruption "
                             "each. S2 in class: three groups, 4, 7 or 10 classes. Each group trains with one click.")
-    if not st.button("Start a lesson", type="primary"):
+    if not st.button("Start a lesson"):  # not "primary": white on the dark theme's light violet is 2.6:1
         st.stop()
     lesson, key = start_lesson(run_store(), None if template == "none" else template)
     kept.lesson = lesson.code
@@ -121,17 +121,21 @@ if len(chosen) >= 2:
     if decoders:
         st.caption("The same first 8 test images, corrupted, then reconstructed by each run")
         first = workbenches[decoders[0]]
-        image_row(first.reconstruct(list(range(8)), GaussianNoise(sigma) if sigma else None)[0], width=56)
+        shown = first.names_of(range(8))
+        image_row(first.reconstruct(list(range(8)), GaussianNoise(sigma) if sigma else None)[0],
+                  listing(f"test images with Gaussian noise of sigma {sigma:.2f}", shown), width=56)
         for run in decoders:
             st.caption(names.get(run, run))
-            image_row(workbenches[run].reconstruct(list(range(8)), GaussianNoise(sigma) if sigma else None)[1], width=56)
+            _, outputs, scores = workbenches[run].reconstruct(list(range(8)), GaussianNoise(sigma) if sigma else None)
+            image_row(outputs, listing(f"reconstructions by {names.get(run, run)}, mean SSIM "
+                                       f"{scores['ssim'].mean():.3f}", shown), width=56)
         sweep = go.Figure()
         for run in decoders:
             sweep.add_scatter(x=SWEEP_LEVELS, y=workbenches[run].noise_sweep("gaussian", SWEEP_LEVELS, SWEEP_IMAGES),
                               mode="lines+markers", name=names.get(run, run))
         sweep.update_layout(xaxis_title="sigma", yaxis_title=f"mean SSIM ({SWEEP_IMAGES} test images)", height=340,
                             margin=dict(t=20))
-        st.plotly_chart(sweep, width="stretch")
+        line_chart(sweep, f"Mean SSIM of {SWEEP_IMAGES} test images against Gaussian sigma, one line per run")
     maps = st.columns(min(3, len(chosen)))
     for position, run in enumerate(chosen):
         workbench = workbenches[run]
@@ -143,7 +147,8 @@ if len(chosen) >= 2:
         if workbench.can_decode and sigma > 0:
             add_trail(figure, workbench.trail(result, GaussianNoise(sigma), 0, TRAIL_IMAGES))
         with maps[position % len(maps)]:
-            st.plotly_chart(figure, width="stretch", key=f"compare-map-{run}")
+            st.plotly_chart(figure, width="stretch", key=f"compare-map-{run}",
+                            alt=f"{method} map of {names.get(run, run)}'s test images coloured by class")
             st.button("Open as the active model", key=f"open-{run}", on_click=open_from_board, args=(run,))
 
 if teacher:

@@ -8,7 +8,7 @@ from explorer.runs import S3_CORRUPTIONS
 from explorer.workbench import MapResult, Workbench
 from ui.controls import LINKED, share_link
 from ui.maps import CLASS_COLOURS, class_map
-from ui.display import image_row, markdown_table
+from ui.display import image_row, line_chart, listing, markdown_table
 from ui.entry import start_page
 from ui.active_model import require_decoder
 from ui.resources import cards, shipped_workbench
@@ -40,7 +40,7 @@ def loss_table_and_curves(models: dict[str, ModelCard]) -> None:
     losses = ", ".join(sorted({str(card.training.get("loss", "?")) for card in models.values()}))
     figure.update_layout(height=360, xaxis_title="epoch", yaxis_title=f"loss ({losses}) against the training target",
                          margin=dict(t=20, b=10))
-    st.plotly_chart(figure, width="stretch")
+    line_chart(figure, "Training and validation loss against epoch, one pair of lines per model")
     epochs = sorted({len(card.history) for card in models.values()})
     st.caption("Train and validation losses are measured on each model's own training inputs (corrupted for a "
                "denoiser) against its training target (the clean image, or the corrupted one under the seed's "
@@ -93,12 +93,14 @@ def comparison(system: str, title: str, names: list[str], caption: str) -> None:
     first = shipped_workbench(names[0])
     inputs, _, _ = first.reconstruct(indices, parse_corruption(condition), seed=0)
     st.caption("Originals, then the corrupted inputs, then each model's reconstruction")
-    image_row(first.originals(indices), width=64)
-    image_row(inputs, width=64)
+    shown = first.names_of(indices)
+    image_row(first.originals(indices), listing("test images", shown), width=64)
+    image_row(inputs, listing(f"inputs, {CONDITION_LABELS[condition].lower()}", shown), width=64)
     for name in names:
         _, outputs, scores = shipped_workbench(name).reconstruct(indices, parse_corruption(condition), seed=0)
         st.caption(f"{models[name].name}: mean SSIM of these 8 = {scores['ssim'].mean():.3f}")
-        image_row(outputs, width=64)
+        image_row(outputs, listing(f"reconstructions by {models[name].name}, mean SSIM {scores['ssim'].mean():.3f}",
+                                   shown), width=64)
 
     if st.toggle("t-SNE of each model's own test inputs, corrupted as in its training (perplexity 30, random "
                  "state 307, 1,000 images)", key=f"tsne_{system}", **LINKED):
@@ -110,7 +112,8 @@ def comparison(system: str, title: str, names: list[str], caption: str) -> None:
                                        corruption=parse_corruption(models[name].corruption))
             figure = result.derived.get(("small multiple", position == 0), lambda: small_multiple(
                 result, workbench, models[name].name, legend=position == 0))
-            columns[position % 3].plotly_chart(figure, width="stretch", key=f"tsne-{name}")
+            columns[position % 3].plotly_chart(figure, width="stretch", key=f"tsne-{name}",
+                                               alt=f"t-SNE map of {models[name].name}'s test images coloured by class")
 
 
 s3_runs = sorted((n for n, c in shipped.items() if c.model_id == "s3-anello" and c.dataset == "fashion-mnist"),
@@ -141,11 +144,12 @@ image = uploaded_image("Any image (any size, colour or grey)", workbench.pool.im
 if image is not None:
     latent = workbench.encode(image)
     reconstruction = workbench.decode(latent)
-    image_row(image, ["as the model sees it"], width=140)
-    image_row(reconstruction, ["reconstruction"], width=140)
+    image_row(image, "your image as the model sees it", ["as the model sees it"], width=140)
+    image_row(reconstruction, "the model's reconstruction of your image", ["reconstruction"], width=140)
     result = workbench.project("pca", {}, 2000)
     placed = result.projector.transform(latent)[0]
     figure = class_map(result.coordinates, workbench.labels(2000), workbench.class_names, workbench.ssim_scores(2000), height=420)
     figure.add_scatter(x=[placed[0]], y=[placed[1]], mode="markers", name="your image",
                        marker=dict(size=18, symbol="star", color="black", line=dict(color="white", width=2)))
-    st.plotly_chart(figure, width="stretch")
+    st.plotly_chart(figure, width="stretch", alt="PCA map of 2,000 test images coloured by class, a star where your "
+                    "image lands")

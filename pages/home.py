@@ -1,6 +1,6 @@
 import streamlit as st
 
-from ui.display import image_row
+from ui.display import image_row, listing
 from ui.entry import start_page
 from ui.active_model import active_card, active_workbench
 
@@ -28,8 +28,10 @@ if card.can_decode and card.ssim() is not None:
                f"in {card.training.get('seconds', 0) / 60:.1f} min.")
     _, outputs, scores = workbench.reconstruct(range(8))
     st.write("Test images (top) and their reconstructions (bottom):")
-    image_row(workbench.originals(range(8)))
-    image_row(outputs, [f"SSIM {s:.2f}" for s in scores["ssim"]])
+    names = workbench.names_of(range(8))
+    image_row(workbench.originals(range(8)), listing("test images", names))
+    image_row(outputs, [f"reconstructed {name}, SSIM {s:.2f}" for name, s in zip(names, scores["ssim"])],
+              [f"SSIM {s:.2f}" for s in scores["ssim"]])
 elif card.retrieval_accuracy:
     columns = st.columns(len(card.retrieval_accuracy))
     for column, (classes, accuracy) in zip(columns, card.retrieval_accuracy.items()):

@@ -5,11 +5,12 @@ import streamlit as st
 from explorer.images import tile
 from explorer.selection import class_counts, indices_from_text, indices_to_text, selected_indices
 from ui.controls import LINKED, corruption_controls, keep_valid, share_link
-from ui.display import encoded, image_row
+from ui.display import encoded, image_row, listing
 from ui.entry import start_page
 from ui.hover import hover_images
-from ui.maps import add_grid_behind, add_path, add_trail, class_map
+from ui.maps import add_grid_behind, add_path, add_trail, class_map, map_summary
 from ui.active_model import active_replay, active_workbench, has_whole_dataset
+from ui.replay import REPLAY_WORDS
 
 start_page("pages/latent.py")
 workbench = active_workbench()
@@ -136,10 +137,15 @@ def map_with_selection() -> None:
     figure = result.derived.get(("figure", indices_to_text(selection), trail_settings, grid_settings, path_ends),
                               lambda: map_figure(selection, picture))
     chart, beside = st.columns([2, 1]) if grid_settings and grid_settings[1] else (st.container(), None)
+    summary = map_summary(METHOD_NAMES[method], workbench.labels(count), workbench.class_names, selection, trail,
+                          grid_settings[0] if grid_settings and not grid_settings[1] else None, path_ends)
     event = chart.plotly_chart(figure, on_select="rerun", selection_mode=("points", "box", "lasso"), width="stretch",
-                               key=f"map-{method}-{st.session_state.get('selection_round', 0)}")
+                               key=f"map-{method}-{st.session_state.get('selection_round', 0)}",
+                               alt=f"{METHOD_NAMES[method]} map of {count:,} images coloured by class, described below")
+    chart.caption(summary)
     if beside is not None:
-        beside.image(encoded(picture), output_format="PNG",
+        beside.image(encoded(picture), output_format="PNG", alt=f"Images decoded on a {grid_settings[0]} x "
+                     f"{grid_settings[0]} grid of positions across the {METHOD_NAMES[method]} map",
                      caption=f"Decoded on a {grid_settings[0]} x {grid_settings[0]} grid of map positions "
                                       "(top left = the map's top left)", width="stretch")
     fresh = selected_indices(event)
@@ -164,9 +170,11 @@ def show_selection(selection: np.ndarray) -> None:
         st.rerun(scope="fragment")
     st.caption(f"Originals{' and reconstructions' if decodes else ''} of the first {len(shown)} "
                "(captions are image indices, for the neighbour and interpolation boxes)")
-    image_row(workbench.originals(shown), [str(i) for i in shown], width=56)
+    names = workbench.names_of(shown)
+    image_row(workbench.originals(shown), [f"image {i}, {name}" for i, name in zip(shown, names)],
+              [str(i) for i in shown], width=56)
     if decodes:
-        image_row(workbench.reconstruct(shown)[1], width=56)
+        image_row(workbench.reconstruct(shown)[1], listing("reconstructions of these images", names), width=56)
 
 
 map_with_selection()
@@ -174,7 +182,9 @@ hover_images(workbench, count)  # outside the fragment: a lasso's rerun does not
 if path_ends:
     st.caption(f"Interpolation from image {path_ends[0]} to image {path_ends[1]}: the dotted line on the map passes "
                "through where each step's latent falls")
-    image_row(workbench.interpolate(int(path_ends[0]), int(path_ends[1]), 8), [f"{t:.2f}" for t in np.linspace(0, 1, 8)],
+    image_row(workbench.interpolate(int(path_ends[0]), int(path_ends[1]), 8),
+              f"Decoded steps from image {path_ends[0]} ({workbench.names_of([path_ends[0]])[0]}) to image "
+              f"{path_ends[1]} ({workbench.names_of([path_ends[1]])[0]})", [f"{t:.2f}" for t in np.linspace(0, 1, 8)],
               width=64)
 
 quality = workbench.map_quality(result)
@@ -200,8 +210,10 @@ with left:
     query = st.number_input("Image index", 0, count - 1, 0, key="query", **LINKED)
     k = st.slider("Neighbours", 4, 16, 8, key="neighbours", **LINKED)
     neighbours, distances = workbench.neighbours(int(query), k, count)
-    image_row(workbench.originals([query]), ["query"], width=72)
-    image_row(workbench.originals(neighbours),
+    image_row(workbench.originals([query]), f"query: image {query}, {workbench.names_of([query])[0]}", ["query"],
+              width=72)
+    image_row(workbench.originals(neighbours), [f"neighbour {position}: {name}, distance {d:.2f}" for position, (name, d)
+                                                in enumerate(zip(workbench.names_of(neighbours), distances), 1)],
               [f"{workbench.class_names[workbench.labels()[i]]} d={d:.2f}" for i, d in zip(neighbours, distances)], width=72)
     st.caption("Distances are in the model's latent space" + ("" if decodes else " (cosine)") + ", not on the 2-D map.")
 
@@ -218,7 +230,8 @@ with right:
         location = low + np.array([across, up]) * (high - low)
         decoded = result.derived.get(("decoded at", across, up), lambda: workbench.decode(
             result.projector.inverse_transform(location[None])))
-        image_row(decoded, [f"decoded at ({location[0]:.1f}, {location[1]:.1f})"], width=140)
+        image_row(decoded, f"The image decoded at map position ({location[0]:.1f}, {location[1]:.1f})",
+                  [f"decoded at ({location[0]:.1f}, {location[1]:.1f})"], width=140)
 
 if st.toggle("S4's view: PCA and t-SNE side by side", key="side_by_side", **LINKED):
     pair = st.columns(2)
@@ -229,7 +242,8 @@ if st.toggle("S4's view: PCA and t-SNE side by side", key="side_by_side", **LINK
             figure = side.derived.get(("figure", indices_to_text(selection), "side by side"), lambda: class_map(
                 side.coordinates, workbench.labels(count), workbench.class_names, workbench.ssim_scores(count), selection, 420,
                 METHOD_NAMES[side_method]))
-            st.plotly_chart(figure, width="stretch", key=f"side-{side_method}")
+            st.plotly_chart(figure, width="stretch", key=f"side-{side_method}",
+                            alt=f"{METHOD_NAMES[side_method]} map of {count:,} images coloured by class")
 
 if st.toggle("Training replay: watch this latent space form, epoch by epoch", key="replay", **LINKED):
     replay = active_replay()
@@ -237,5 +251,5 @@ if st.toggle("Training replay: watch this latent space form, epoch by epoch", ke
         st.info("The active model kept no record of its training: runs trained in this app keep one (a fixed set of "
                 "validation images after every epoch); the shipped checkpoints were trained before it existed.")
     else:
-        st.plotly_chart(replay[0], width="stretch", key="replay-figure")
+        st.plotly_chart(replay[0], width="stretch", key="replay-figure", alt=REPLAY_WORDS)
         st.caption(replay[1])

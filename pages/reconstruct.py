@@ -3,7 +3,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui.controls import LINKED, corruption_controls, keep_valid, share_link
-from ui.display import image_columns, image_row
+from ui.display import image_columns, image_row, line_chart, listing
 from ui.entry import start_page
 from ui.active_model import active_card, active_ref, card_for, labels_of, model_refs, require_decoder, workbench_for
 
@@ -34,8 +34,11 @@ with view:
     names = [workbench.class_names[pool_labels[i]] for i in indices]
     st.caption("Each column: the original, the corrupted input, the reconstruction; below, the class and the "
                "reconstruction's SSIM")
-    image_columns([(workbench.originals(indices), None), (inputs, None),
-                   (outputs, [f"{name} {s:.3f}" for name, s in zip(names, scores["ssim"])])])
+    input_words = "corrupted" if corruption is not None else "uncorrupted"
+    image_columns([(workbench.originals(indices), None, [f"original {name}" for name in names]),
+                   (inputs, None, [f"input: the {name} {input_words}" for name in names]),
+                   (outputs, [f"{name} {s:.3f}" for name, s in zip(names, scores["ssim"])],
+                    [f"reconstruction of the {name}, SSIM {s:.3f}" for name, s in zip(names, scores["ssim"])])])
 
     if st.toggle("Show the worst and best reconstructions", key="extremes", **LINKED):
         subset_ssim = workbench.scores(subset, corruption, seed)["ssim"]
@@ -43,10 +46,12 @@ with view:
         for title, picked in (("Worst", order[:8]), ("Best", order[-8:][::-1])):
             st.caption(f"{title} 8 of {len(subset_ssim):,} (original, input, reconstruction)")
             picked_inputs, picked_outputs = workbench.reconstruct_scored(subset, picked, corruption, seed)
-            image_row(workbench.originals(picked))
+            picked_names = workbench.names_of(picked)
+            image_row(workbench.originals(picked), listing(f"originals, the {title.lower()} reconstructed", picked_names))
             if corruption is not None:
-                image_row(picked_inputs)
-            image_row(picked_outputs, [f"{subset_ssim[i]:.3f}" for i in picked])
+                image_row(picked_inputs, listing("their corrupted inputs", picked_names))
+            image_row(picked_outputs, [f"reconstruction of the {name}, SSIM {subset_ssim[i]:.3f}"
+                                       for name, i in zip(picked_names, picked)], [f"{subset_ssim[i]:.3f}" for i in picked])
 
 st.subheader("Noise sweep")
 st.caption("Mean SSIM against the corruption level: a denoising model (S3) degrades more slowly than a clean-trained one.")
@@ -70,4 +75,6 @@ def sweep_figure() -> go.Figure:
     return figure
 
 
-st.plotly_chart(workbench.derived(("noise sweep", sweep_kind, tuple(others), seed), sweep_figure), width="stretch")
+line_chart(workbench.derived(("noise sweep", sweep_kind, tuple(others), seed), sweep_figure),
+           f"Mean SSIM of {sweep_count} test images against {'sigma' if sweep_kind == 'gaussian' else 'erasing probability'}"
+           f", one line per model")

@@ -5,7 +5,7 @@ import streamlit as st
 
 from explorer.evaluation import RETRIEVAL_CLASS_COUNTS
 from ui.controls import LINKED, keep_valid, share_link
-from ui.display import image_row
+from ui.display import image_row, line_chart
 from ui.entry import start_page
 from ui.maps import CLASS_COLOURS
 from ui.active_model import card_for, labels_of, model_refs, workbench_for
@@ -41,14 +41,17 @@ with query_side:
         if query_image is None:
             st.stop()
         exclude = None
-    image_row(query_image, ["query, as the model sees it"], width=120)
+    image_row(query_image, "the query image as the model sees it" if exclude is None else
+              f"the query: test image {exclude}, {workbench.names_of([exclude])[0]}", ["query, as the model sees it"],
+              width=120)
     k = st.slider("Results", 4, 24, 12, key="results", **LINKED)
 
 neighbours, distances = workbench.similar(query_image, k, exclude)
 with result_side:
     labels = workbench.labels()
-    image_row(workbench.originals(neighbours),
-              [f"{workbench.class_names[labels[i]]} · {1 - d:.3f}" for i, d in zip(neighbours, distances)], width=80)
+    found = [f"{workbench.class_names[labels[i]]} · {1 - d:.3f}" for i, d in zip(neighbours, distances)]
+    image_row(workbench.originals(neighbours), [f"result {position}: {text.replace(' · ', ', similarity ')}"
+                                                for position, text in enumerate(found, 1)], found, width=80)
     st.caption("Caption: class · cosine similarity to the query.")
 
 def confusion_figure(confusion: np.ndarray, names: list[str]) -> go.Figure:
@@ -74,7 +77,8 @@ for column, class_count in zip(columns, class_counts):
                    help="S2's own measure: in a batch of one anchor and one positive per class, the anchor's most "
                         "similar positive is its own class (mean of 500 random test batches)")
     column.plotly_chart(workbench.derived(("confusion figure", class_count), lambda: confusion_figure(confusion, names)),
-                        width="stretch")
+                        width="stretch", alt=f"Confusion matrix of {class_count} classes: each test image's most similar "
+                                             f"other image's class (columns) against its own (rows)")
 
 st.subheader("The seed's epoch sweep")
 sweep = {ref: card_for(ref) for ref in embedding_models if ref.shipped and card_for(ref).history}
@@ -96,7 +100,8 @@ def sweep_figure() -> go.Figure:
 
 
 if sweep:
-    st.plotly_chart(workbench.derived(("epoch sweep", tuple(sweep)), sweep_figure), width="stretch")
+    line_chart(workbench.derived(("epoch sweep", tuple(sweep)), sweep_figure),
+               "Top-1 retrieval accuracy on validation images against epoch, one line per number of classes")
     st.caption("Each line is one shipped S2 checkpoint's top-1 retrieval accuracy on its validation images after "
                "every epoch, so the seed's sweep of 15 to 75 epochs reads off one run per class count (the batch "
                "accuracy above is measured on the kept weights only). Stars: the seed's batch accuracy at epoch "

@@ -11,14 +11,14 @@ from explorer.jobs import JobState
 from explorer.models import list_models
 from explorer.runs import S3_CORRUPTIONS, SEED_PRESETS, TrainingRequest, quick_variant
 from explorer.training import SCHEDULES
-from ui.display import image_row
+from ui.display import image_row, line_chart
 from ui.entry import start_page
 from ui.training_run import (POLL_SECONDS, cancel_my_run, my_run, status_line, stop_my_run, submit,
                               where_runs_train)
 from ui.board import show_on_board, shown_on_board
-from ui.replay import live_probe_figure
+from ui.replay import REPLAY_WORDS, live_probe_figure
 from ui.resources import run_store, stored_card, stored_replay
-from ui.train_form import NOISE_KINDS, form_values, request_from_form
+from ui.train_form import DEFAULT_NOISE_LEVEL, NOISE_KINDS, form_values, request_from_form
 from ui.upload import upload_checkpoint_form
 from ui.workspace import save, workspace
 
@@ -67,8 +67,9 @@ if not kept.form and "train_model" not in st.session_state:
 with st.expander("Reproduce a seed in one click", expanded=True):
     preset_columns = st.columns([3, 2, 1])
     preset_columns[0].selectbox("Seed experiment", list(SEED_PRESETS), key=remembered("train_preset"))
-    preset_columns[1].selectbox("S3 corruption", S3_CORRUPTIONS, key=remembered("train_s3"),
-                                disabled="S3" not in st.session_state["train_preset"])
+    if "S3" in st.session_state["train_preset"]:  # shown only where it applies: a disabled label is unreadable grey
+        st.session_state.setdefault(remembered("train_s3"), "gaussian:0.1")
+        preset_columns[1].selectbox("S3 corruption", S3_CORRUPTIONS, key="train_s3")
     preset_columns[2].toggle("Quick", key=remembered("train_quick"), help="2,000 images and at most 3 epochs, for a lesson")
     st.button("Fill the form with this experiment", on_click=apply_preset)
 
@@ -113,7 +114,9 @@ with right:
     st.toggle("Mirror half of each batch", key=remembered("train_flip"),
               help="Left-right mirroring: more varied training images, so the model memorises less")
     noise = st.radio("Denoising corruption (inputs only)", list(NOISE_KINDS), key=remembered("train_noise"), horizontal=True)
-    st.slider("Sigma or erasing probability", 0.0, 1.0, key=remembered("train_level"), step=0.01, disabled=noise == "None")
+    if noise != "None":
+        st.session_state.setdefault(remembered("train_level"), DEFAULT_NOISE_LEVEL)
+        st.slider("Sigma or erasing probability", 0.0, 1.0, key="train_level", step=0.01)
     st.number_input("Seed", 0, 10_000, key=remembered("train_seed"))
     st.text_input("Name", key=remembered("train_name"))
 
@@ -138,6 +141,14 @@ def loss_figure(history: list[dict]) -> go.Figure:
     return figure
 
 
+def loss_words(history) -> str:
+    last = list(history)[-1]
+    if last.get("val_accuracy") is not None:
+        return f"Validation retrieval accuracy against epoch: {last['val_accuracy']:.1%} after epoch {last['epoch']}"
+    return (f"Training and validation loss against epoch: {last['train_loss']:.4f} and {last['val_loss']:.4f} "
+            f"after epoch {last['epoch']}")
+
+
 def watch_run() -> None:
     """The run's progress, refreshed without blocking the page; Stop and Cancel act at once."""
     status = my_run()
@@ -152,15 +163,19 @@ def watch_run() -> None:
     chart, probe = st.columns(2)
     progress = status.progress
     if progress.history:
-        chart.plotly_chart(loss_figure(list(progress.history)), width="stretch")
+        with chart:
+            line_chart(loss_figure(list(progress.history)), loss_words(progress.history))
     with probe:
         if progress.probe_map is not None:
             st.caption(f"The latent space after epoch {progress.history[-1]['epoch']}: validation images, PCA")
-            st.plotly_chart(live_probe_figure(*progress.probe_map), width="stretch")
+            st.plotly_chart(live_probe_figure(*progress.probe_map), width="stretch",
+                            alt="PCA map of the validation images' latents, coloured by class")
         if progress.samples is not None:
             st.caption("Validation images over their reconstructions")
-            image_row(progress.samples[0], width=48)
-            image_row(progress.samples[1], width=48)
+            count = len(progress.samples[0])
+            image_row(progress.samples[0], f"{count} validation images", width=48)
+            image_row(progress.samples[1], f"their {count} reconstructions after epoch {progress.history[-1]['epoch']}"
+                      if progress.history else f"their {count} reconstructions", width=48)
 
 
 def show_result(run: str) -> None:
@@ -168,12 +183,13 @@ def show_result(run: str) -> None:
     card = ModelCard(stored_card(run))
     st.success(f"**{card.name}** is trained and is now the active model ({card.training['stop_reason']}).")
     curves, replay = st.columns(2)
-    curves.plotly_chart(loss_figure(card.history), width="stretch")
+    with curves:
+        line_chart(loss_figure(card.history), loss_words(card.history))
     stored = stored_replay(run)
     if stored is not None:
         with replay:
             st.caption("**Replay**: the latent space of a fixed set of validation images after every epoch (press Play)")
-            st.plotly_chart(stored[0], width="stretch", key=f"replay-{run}")
+            st.plotly_chart(stored[0], width="stretch", key=f"replay-{run}", alt=REPLAY_WORDS)
             st.caption(stored[1])
     st.write(f"Test: {card.headline()} · re-run from a terminal: `{card.data['command']}`")
     shown = shown_on_board(run)

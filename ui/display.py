@@ -9,7 +9,7 @@ import hashlib
 import threading
 import weakref
 from collections import OrderedDict
-from typing import Callable, TypeVar
+from typing import Callable, Sequence, TypeVar
 
 import numpy as np
 import streamlit as st
@@ -40,16 +40,30 @@ def encoded(picture: np.ndarray) -> bytes:
     return data
 
 
-def image_row(images, captions=None, width: int = 84) -> None:
+def image_row(images, alt: str | Sequence[str], captions=None, width: int = 84) -> None:
     """A row of small images side by side, each ``width`` pixels wide; without captions they travel as one
-    picture (one image for the server and the browser to handle instead of one per image)."""
+    picture (one image for the server and the browser to handle instead of one per image). ``alt`` is what a
+    screen reader says instead: one text for the row, or one per image."""
     if captions is None:
         row, columns = kept_for(images, "strip", lambda: _strip_of(images))
         picture_width = images.shape[-1]
-        st.image(row, width=round((columns * picture_width + columns - 1) * width / picture_width), output_format="PNG")
+        st.image(row, width=round((columns * picture_width + columns - 1) * width / picture_width), output_format="PNG",
+                 alt=alt if isinstance(alt, str) else "; ".join(alt))
         return
     pictures = kept_for(images, "pictures", lambda: [encoded(picture) for picture in to_display(images)])
-    st.image(pictures, caption=captions, width=width, output_format="PNG")
+    st.image(pictures, caption=captions, width=width, output_format="PNG", alt=each_picture(alt, len(pictures)))
+
+
+def each_picture(alt: str | Sequence[str], count: int) -> list[str]:
+    """One text alternative per picture: given, or the row's text with the picture's place in it."""
+    if isinstance(alt, str):
+        return [alt] if count == 1 else [f"{alt}, {position} of {count}" for position in range(1, count + 1)]
+    return list(alt)
+
+
+def listing(what: str, names: Sequence[str]) -> str:
+    """'8 test images: Sandal, Shirt, ...' - a row of pictures in words."""
+    return f"{len(names)} {what}: " + ", ".join(names)
 
 
 def _strip_of(images) -> tuple[bytes, int]:
@@ -81,15 +95,16 @@ def strip(pictures: list[np.ndarray]) -> np.ndarray:
 
 def image_columns(rows: list[tuple], gap: str = "small") -> None:
     """One column per image, the rows stacked in it (original over input over reconstruction), so each
-    image lines up with its own versions however narrow the screen. ``rows``: (images, captions or None)."""
+    image lines up with its own versions however narrow the screen. ``rows``: (images, captions or None,
+    text alternatives: one per image)."""
     count = len(rows[0][0])
     pictures = [kept_for(images, "pictures", lambda: [encoded(picture) for picture in to_display(images)])
-                for images, _ in rows]
+                for images, _, _ in rows]
     for column, position in zip(st.columns(count, gap=gap), range(count)):
         with column:
-            for encoded_row, (_, captions) in zip(pictures, rows):
+            for encoded_row, (_, captions, alts) in zip(pictures, rows):
                 st.image(encoded_row[position], caption=captions[position] if captions else None, width="stretch",
-                         output_format="PNG")
+                         output_format="PNG", alt=alts[position])
 
 
 def markdown_table(rows: dict[str, dict[str, float | None]], number_format: str = "{:.3f}",
@@ -109,3 +124,22 @@ def markdown_table(rows: dict[str, dict[str, float | None]], number_format: str 
     lines = ["| | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     lines += [f"| {name} | " + " | ".join(cell(row, column) for column in columns) + " |" for name, row in rows.items()]
     return "\n".join(lines)
+
+
+def line_chart(figure, alt: str, key: str | None = None) -> None:
+    """A Plotly line chart with a short description for screen readers and its figures as a table beneath
+    (folded away): a chart's values, readable without seeing it."""
+    st.plotly_chart(figure, width="stretch", key=key, alt=alt)
+    with st.expander("The chart's figures as a table"):
+        st.markdown(trace_table(figure))
+
+
+def trace_table(figure) -> str:
+    """A Markdown table of a figure's line traces: one row per x value, one column per trace."""
+    traces = [trace for trace in figure.data if trace.x is not None and trace.y is not None]
+    rows: dict[str, dict[str, float | None]] = {}
+    for trace in traces:
+        for x, y in zip(trace.x, trace.y):
+            rows.setdefault(f"{x:g}" if isinstance(x, (int, float)) else str(x), {})[trace.name or "value"] = \
+                None if y is None else float(y)
+    return markdown_table(rows, "{:.4g}")

@@ -10,6 +10,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 from PIL import Image
 
+from explorer.selection import class_counts
 from explorer.trail import Trail
 
 # Paul Tol's colour-blind-safe qualitative set (Plotly's "Safe"), without its grey, which marks the
@@ -18,6 +19,10 @@ CLASS_COLOURS = tuple(px.colors.qualitative.Safe[:10])
 CLASS_SYMBOLS = ("circle", "square", "diamond")
 UNSELECTED = "rgb(205, 205, 205)"
 KEPT, FLIPPED = "rgb(40, 40, 40)", "rgb(213, 94, 0)"
+
+
+# Beside the map, Plotly's legend takes a third of a phone's width and covers points; below, it wraps.
+BELOW_THE_MAP = dict(itemsizing="constant", orientation="h", yanchor="top", y=-0.02, x=0, xanchor="left")
 
 
 def class_style(label: int) -> dict:
@@ -44,9 +49,31 @@ def class_map(coordinates: np.ndarray, labels: np.ndarray, class_names: tuple[st
         if len(members):
             _add_points(figure, coordinates, members, ssim, name, class_style(label), opacity=0.35 if faded else 0.85)
     figure.update_layout(height=height, margin=dict(l=10, r=10, t=30 if title else 10, b=10), title=title,
-                         dragmode="lasso", legend=dict(itemsizing="constant"), plot_bgcolor="white",
+                         dragmode="lasso", legend=BELOW_THE_MAP, plot_bgcolor="white",
                          xaxis=dict(showgrid=False, zeroline=False), yaxis=dict(showgrid=False, zeroline=False))
     return figure
+
+
+def map_summary(method: str, labels: np.ndarray, class_names: tuple[str, ...], selected: np.ndarray,
+                trail: Trail | None = None, grid_density: int | None = None,
+                path_ends: tuple[int, int] | None = None) -> str:
+    """The map in words, for whoever cannot see it: what is drawn, how many of each class, the selection and
+    each layer's figures."""
+    counts = class_counts(labels, class_names)
+    words = [f"{method} map of {len(labels):,} images in {len(counts)} classes (" +
+             ", ".join(f"{name} {number}" for name, number in counts.items()) + ")."]
+    if len(selected):
+        chosen = class_counts(labels[selected[selected < len(labels)]], class_names)
+        words.append(f"Selected: {len(selected):,} images (" + ", ".join(f"{name} {n}" for name, n in chosen.items()) + ").")
+    if trail is not None:
+        words.append(f"Corruption trail of {len(trail.flipped):,} images: mean latent shift {trail.latent_shift:.2f}, "
+                     f"{trail.flip_share:.1%} change their neighbours' label, 5-NN accuracy {trail.accuracy_clean:.1%} "
+                     f"clean, {trail.accuracy_corrupted:.1%} corrupted.")
+    if grid_density:
+        words.append(f"Images decoded on a {grid_density} x {grid_density} grid are drawn behind the points.")
+    if path_ends:
+        words.append(f"A dotted path shows the interpolation from image {path_ends[0]} to image {path_ends[1]}.")
+    return " ".join(words)
 
 
 def _add_points(figure: go.Figure, coordinates: np.ndarray, members: np.ndarray, ssim: np.ndarray, name: str,

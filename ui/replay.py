@@ -13,9 +13,11 @@ from plotly.subplots import make_subplots
 
 from explorer.images import tile
 from explorer.replay import ProbeRecord, aligned_layouts
-from ui.maps import class_style
+from ui.maps import BELOW_THE_MAP, class_style
 
 FRAME_MILLISECONDS = 700
+REPLAY_WORDS = ("Training replay: the validation images' latent map after each epoch, their reconstructions "
+                "beneath, with a Play button and an epoch slider")
 
 
 def _class_traces(layout: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...]) -> list[go.Scatter]:
@@ -70,7 +72,7 @@ def replay_figure(record: ProbeRecord, class_names: tuple[str, ...], history: li
                 fromcurrent=True, mode="immediate")
     figure.update_layout(
         title_text=_title(0, accuracies[0], history), height=640 if strips else 520,
-        margin=dict(t=50, b=10, l=10, r=10), legend=dict(itemsizing="constant"),
+        margin=dict(t=50, b=10, l=10, r=10), legend=BELOW_THE_MAP,
         xaxis=dict(range=[low[0], high[0]], visible=False), yaxis=dict(range=[low[1], high[1]], visible=False),
         updatemenus=[dict(type="buttons", direction="left", x=0, y=-0.02, xanchor="left", yanchor="top",
                           buttons=[dict(label="Play", method="animate", args=[None, play]),
