@@ -13,6 +13,7 @@ from bench.accessibility import DESKTOP, PHONE, audit_every_page, table
 from bench.browser import browser_contexts, running_app, wait_until_idle
 from browser_steps import ARTIFACTS, EXCEPTION, needs_chromium
 from ui.maps import CLASS_COLOURS
+from ui.page_table import PAGES
 
 # Machado, Oliveira & Fernandes (2009), severity 1: the colours a dichromat sees, as a matrix on linear RGB.
 DICHROMACY = {
@@ -116,6 +117,9 @@ def test_the_lesson_can_be_done_with_the_keyboard_alone(tmp_path):
     with running_app(environment={STORE_ENV: str(tmp_path / "store")}) as (url, _), browser_contexts(1) as (page,):
         page.goto(url)
         wait_until_idle(page)
+        for spec in PAGES[1:]:
+            open_page(page, spec.title, spec.heading)
+            assert page.locator(EXCEPTION).count() == 0, spec.title
         open_page(page, "Corrupt & reconstruct", "Corrupt & reconstruct")
         tab_to(page, r"\| Corruption$")
         press(page, "ArrowDown")
