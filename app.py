@@ -1,4 +1,5 @@
-"""Entry point: navigation from the page table, the shared frame, then the page. All logic lives in explorer/."""
+"""Entry point: navigation from the page table, the shared frame, then the page. The library is explorer/, the
+Streamlit layer the pages share is ui/, the pages are pages/."""
 # Imported whole before any page draws: Plotly uses pandas if it is in sys.modules, even half-imported by
 # another session's thread ("partially initialized module 'pandas' has no attribute 'Series'").
 import pandas  # noqa: F401

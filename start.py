@@ -5,7 +5,7 @@ this creates ``.venv`` beside the app on the first start, installs ``requirement
 only when that file changes) and runs ``streamlit run app.py`` with it. Arguments after the options
 go to Streamlit (``python3 start.py --server.port 8502``).
 
-``--cpu-torch`` installs PyTorch's CPU-only build on Linux (about 0.2 GB instead of about 3.6 GB
+``--cpu-torch`` installs PyTorch's CPU-only build on Linux (about 0.2 GB to download instead of about 3 GB
 with CUDA); elsewhere PyPI's PyTorch is already the small build.
 """
 from __future__ import annotations

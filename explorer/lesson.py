@@ -63,6 +63,12 @@ class BoardEntry:
             raise TypeError("a board entry names its run and owner")
         self.nickname = plain_name(self.nickname, NICKNAME_CHARACTERS) or ANONYMOUS
 
+    @classmethod
+    def of_workspace(cls, run: str, nickname: str, token: str, group: str | None = None) -> BoardEntry:
+        """The entry a workspace puts on the board: its owner is the token's digest, so the board (which the
+        whole class reads) can tell a student's entries apart without holding what opens their workspace."""
+        return cls(run, nickname, owner_of(token), group)
+
 
 @dataclass
 class BoardRow:

@@ -52,10 +52,13 @@ def test_templates_give_each_group_its_own_quick_run():
 
 
 def test_a_token_is_never_what_the_board_stores(store):
+    """The workspace's token goes in (as the Train and board pages hand it over); only its digest is kept, and
+    that digest still tells the student's own entry apart."""
     token = new_token()
     lesson, _ = start_lesson(store)
-    add_run(store, lesson.code, BoardEntry("a" * 20, "Alice", owner_of(token)))
+    add_run(store, lesson.code, BoardEntry.of_workspace("a" * 20, "Alice", token))
     assert token not in (store.root / "lessons" / f"{lesson.code}.json").read_text()
+    assert load_lesson(store, lesson.code).entries[0].owner == owner_of(token) != token
 
 
 def _add_runs(root: str, code: str, owner: str, count: int, go) -> None:

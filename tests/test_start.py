@@ -10,13 +10,14 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from bench.browser import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEM_PYTHON = Path("/usr/bin/python3")
@@ -25,12 +26,6 @@ INSTALL_GB = 8  # torch's CUDA build makes the environment about 5.5 GB; pip unp
 SKIPPED = {".git", ".venv", ".venv-floors", "static", "test-artifacts", "__pycache__", ".pytest_cache"}
 
 pytestmark = pytest.mark.skipif(not SYSTEM_PYTHON.exists(), reason="no system Python at /usr/bin/python3")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _healthy(port: int) -> bool:
@@ -51,7 +46,7 @@ def readme_start_command() -> list[str]:
 
 def _start(folder: Path, log: Path) -> tuple[subprocess.Popen, int]:
     """The README's first command, with a port of our own, from a shell with only the system's PATH."""
-    port = _free_port()
+    port = free_port()
     environment = {key: value for key, value in os.environ.items() if not key.startswith(("PYENV", "VIRTUAL_ENV"))}
     environment["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     environment.pop("PYTHONPATH", None)

@@ -40,7 +40,7 @@ def put_on_board(run: str, group: str | None = None) -> None:
     """A run the workspace asked for joins its lesson's board (if it is in one)."""
     kept = workspace()
     if kept.lesson:
-        add_run(run_store(), kept.lesson, BoardEntry(run, kept.nickname or ANONYMOUS, owner_of(kept.token), group))
+        add_run(run_store(), kept.lesson, BoardEntry.of_workspace(run, kept.nickname or ANONYMOUS, kept.token, group))
 
 
 def shown_on_board(run: str) -> bool | None:
