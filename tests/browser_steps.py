@@ -1,6 +1,7 @@
 """What the browser tests share: where screenshots go, what the pages show, how a student fills the Train form."""
 import re
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -12,6 +13,14 @@ EXCEPTION = "[data-testid='stException']"
 TRAINED = "is trained and is now the active model"
 TRAINING = re.compile(r"epoch \d+/200")
 PAST_FIRST_EPOCH = re.compile(r"epoch ([2-9]|\d\d+)/200")
+
+
+def workspace_token(page) -> str:
+    return parse_qs(urlparse(page.url).query)["ws"][0]
+
+
+def active_model(page) -> str:
+    return page.get_by_role("combobox", name="Active model").input_value()
 
 
 def fill(page, settings: dict[str, str]) -> None:

@@ -351,11 +351,12 @@ def test_a_lesson_from_the_s2_template_trains_a_group_and_shows_its_accuracies_o
 def test_a_teacher_moderates_the_board_that_a_damaged_run_does_not_break_and_students_cannot():
     from explorer.lesson import BoardEntry, add_run
     from explorer.runs import TrainingRequest
-    from test_run_store import finished_run
+    from job_steps import finished_run
 
     teacher = open_page("pages/board.py")
     by_label(teacher.button, "Start a lesson").click().run()
-    code, key = teacher.query_params["lesson"], teacher.query_params["teacher"]
+    code = teacher.query_params["lesson"]
+    assert teacher.query_params["teacher"], "the teacher's own address holds the key"
     assert all("teacher=" not in block.value for block in teacher.code if "Link for" not in block.value
                and "&teacher=" not in block.value), "only the teacher's own link holds the key"
     class_link = next(block.value for block in teacher.code if "lesson=" in block.value and "teacher" not in block.value)

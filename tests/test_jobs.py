@@ -10,14 +10,13 @@ import pytest
 import torch
 
 from bench.services import REDIS_SERVER
-from explorer.jobs import JobQueue, JobState
+from explorer.jobs import ABANDONED_AFTER_SECONDS, JobQueue, JobState
 from explorer.redis_jobs import RedisJobQueue
 from explorer.run_store import RunStore, run_id
 from explorer.runs import TrainingRequest
+from job_steps import LONG, SHORT, ended, state_of, wait_for
 from redis_engine import forget_runs
 
-LONG = TrainingRequest("s4-conv-392", "digits", settings={"epochs": 200}, subset=300)
-SHORT = TrainingRequest("s4-conv-392", "digits", settings={"epochs": 2}, subset=300)
 
 
 @pytest.fixture
@@ -35,23 +34,6 @@ def queue(request, store):
     url = request.getfixturevalue("redis_with_a_worker")
     forget_runs(url)
     return RedisJobQueue(store, url)
-
-
-def wait_for(condition, timeout: float = 120.0, every: float = 0.05):
-    """The condition's first true value, polled every ``every`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(every)
-    return value
-
-
-def state_of(queue: JobQueue, run: str) -> JobState:
-    return queue.status(run).state
-
-
-def ended(queue: JobQueue, run: str):
-    return lambda: not state_of(queue, run).active
 
 
 def test_stop_keeps_the_best_weights_so_far_in_the_store(store, queue):
@@ -137,25 +119,31 @@ def test_one_active_run_per_workspace(store, queue):
     wait_for(ended(queue, again))
 
 
-def test_a_run_nobody_watches_any_more_is_stopped_and_keeps_its_weights(store):
-    queue = JobQueue(store, slots=1)
+def seen_long_ago(queue, run: str, watcher: str) -> None:
+    """The watcher's page last showed the run twice the abandonment window ago (its session ended), written
+    where each engine keeps it: the run's watchers in this process, or their hash in Redis."""
+    if isinstance(queue, JobQueue):
+        queue.job(run).watchers[watcher] = time.monotonic() - 2 * ABANDONED_AFTER_SECONDS
+    else:
+        queue.redis.hset(f"explorer:watchers:{run}", watcher, time.time() - 2 * ABANDONED_AFTER_SECONDS)
+
+
+def test_a_run_nobody_watches_any_more_is_stopped_and_keeps_its_weights(queue):
     run = queue.submit(LONG, "gone")
     wait_for(lambda: len(queue.status(run).progress.history) >= 1)
-    queue.job(run).abandoned_after = 0.2
-    time.sleep(0.3)
+    seen_long_ago(queue, run, "gone")
     wait_for(ended(queue, run))
     status = queue.status(run)
     assert status.state is JobState.STOPPED and status.has_model and "nobody had watched it" in status.message
 
 
-def test_a_queued_run_of_a_session_that_ended_is_cancelled_without_training(store):
-    queue = JobQueue(store, slots=1)
+def test_a_queued_run_of_a_session_that_ended_is_cancelled_without_training(queue, store):
     running, waiting = queue.submit(LONG, "a"), queue.submit(replace(LONG, seed=1), "b")
-    queue.job(waiting).abandoned_after = 0.2  # its session stopped polling
+    wait_for(lambda: state_of(queue, running) is JobState.RUNNING)
+    seen_long_ago(queue, waiting, "b")  # its session stopped polling
+    queue.cancel(running, "a")
     wait_for(lambda: state_of(queue, waiting) is JobState.CANCELLED)
     assert not store.has_model(waiting)
-    queue.cancel(running, "a")
-    wait_for(ended(queue, running))
 
 
 @pytest.mark.parametrize("request_, message", [

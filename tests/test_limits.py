@@ -24,9 +24,8 @@ from explorer.models import create_model
 from explorer.names import plain_name
 from explorer.run_store import RunStore
 from explorer.runs import TrainingRequest
+from job_steps import LONG, SHORT, finished_run, stored_model, wait_for
 from redis_engine import forget_runs, needs_redis
-from test_jobs import LONG, SHORT, wait_for
-from test_run_store import finished_run, stored_model
 
 
 def png(width: int, height: int) -> bytes:

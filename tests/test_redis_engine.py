@@ -9,7 +9,7 @@ import subprocess
 import time
 import urllib.request
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -17,15 +17,14 @@ import pytest
 
 from bench.browser import ROOT, browser_contexts, running_app, wait_until_idle
 from bench.services import free_port, kill, start_redis, start_worker, stop
-from browser_steps import ARTIFACTS, EXCEPTION, TRAINED, needs_chromium, open_train_page
+from browser_steps import ARTIFACTS, EXCEPTION, TRAINED, active_model, needs_chromium, open_train_page, workspace_token
 from explorer.jobs import JobState
 from explorer.redis_jobs import URL_ENV, RedisJobQueue
 from explorer.run_store import CAP_ENV, STORE_ENV, RunStore, run_id
 from explorer.runs import TrainingRequest
 from explorer.workspace import load_workspace
+from job_steps import wait_for
 from redis_engine import needs_redis
-from test_jobs import wait_for
-from test_workspace_browser import active_model, workspace_token
 
 pytestmark = needs_redis
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
@@ -33,16 +32,44 @@ KILLED = TrainingRequest("s4-conv-392", "digits", settings={"epochs": 12}, subse
 ALONGSIDE = replace(KILLED, seed=1, name="alongside")
 
 
-def test_a_killed_worker_s_run_is_queued_again_and_redis_restarting_loses_no_finished_run(tmp_path):
+@dataclass
+class Cluster:
+    """Redis on its own port, RQ workers on it, and the store they share."""
+    url: str
+    port: int
+    redis: subprocess.Popen
+    workers: list[subprocess.Popen]
+    store: RunStore
+    log: Path
+
+    def queue(self, **options) -> RedisJobQueue:
+        """One app replica's queue: a RunStore object of its own on the same folder."""
+        return RedisJobQueue(RunStore(self.store.root, self.store.cap_bytes), self.url, **options)
+
+    def restart_redis(self) -> None:
+        stop(self.redis)
+        self.redis = start_redis(self.port)
+
+
+@contextmanager
+def cluster(tmp_path: Path, workers: int) -> Iterator[Cluster]:
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
-    redis = start_redis(port)
     log = tmp_path / "workers.log"
-    workers = [start_worker(url, log) for _ in range(2)]
-    elsewhere = start_worker(url, log, queue="elsewhere", store=tmp_path / "not-the-store")
-    store = RunStore(tmp_path / "store", cap_bytes=2**30)
-    replica_a, replica_b = RedisJobQueue(store, url), RedisJobQueue(RunStore(store.root, store.cap_bytes), url)
+    running = Cluster(url, port, start_redis(port), [], RunStore(tmp_path / "store", cap_bytes=2**30), log)
     try:
+        running.workers += [start_worker(url, log) for _ in range(workers)]
+        yield running
+    finally:
+        for process in running.workers:
+            if process.poll() is None:
+                kill(process)
+        stop(running.redis)
+
+
+def test_a_killed_worker_s_run_is_queued_again_and_finished_by_another(tmp_path):
+    with cluster(tmp_path, workers=2) as on:
+        replica_a, replica_b = on.queue(), on.queue()
         run = replica_a.submit(KILLED, "a")
         assert replica_b.submit(replace(KILLED, name="same weights"), "b") == run, "two replicas, one run"
         other = replica_b.submit(ALONGSIDE, "c")
@@ -50,11 +77,11 @@ def test_a_killed_worker_s_run_is_queued_again_and_redis_restarting_loses_no_fin
         assert status.watchers == 2 and status.progress.samples[0].shape == (8, 1, 28, 28), "live progress via Redis"
         wait_for(lambda: len(replica_b.status(run, "b").progress.history) >= 2 and replica_b.status(other, "c")
                  .state is JobState.RUNNING)
-        training = {store.status(r)["worker"] for r in (run, other)}
-        assert len(training) == 2 and all(any(name.endswith(f":{p.pid}") for p in workers) for name in training), \
+        training = {on.store.status(r)["worker"] for r in (run, other)}
+        assert len(training) == 2 and all(any(name.endswith(f":{p.pid}") for p in on.workers) for name in training), \
             "the two runs train at once, one on each worker"
-        victim = next(p for p in workers if store.status(run)["worker"].endswith(f":{p.pid}"))
-        epoch = store.status(run)["epoch"]
+        victim = next(p for p in on.workers if on.store.status(run)["worker"].endswith(f":{p.pid}"))
+        epoch = on.store.status(run)["epoch"]
         kill(victim)
         killed = time.monotonic()
         requeued = wait_for(lambda: (s := replica_a.status(run, "a")).state is JobState.QUEUED and s, timeout=60)
@@ -62,31 +89,37 @@ def test_a_killed_worker_s_run_is_queued_again_and_redis_restarting_loses_no_fin
         assert f"Its worker stopped during epoch {epoch}" in requeued.message
         wait_for(lambda: replica_b.status(run, "b").state is JobState.FINISHED and replica_a.status(run, "a"),
                  timeout=120)
-        assert store.card(run)["training"]["epochs_run"] == 12
-        assert not store.status(run)["worker"].endswith(f":{victim.pid}"), "the surviving worker trained it again"
+        assert on.store.card(run)["training"]["epochs_run"] == 12
+        assert not on.store.status(run)["worker"].endswith(f":{victim.pid}"), "the surviving worker trained it again"
         wait_for(lambda: replica_a.status(other, "c").state is JobState.FINISHED)
+    print(f"killed worker noticed and run queued again after {noticed:.1f} s")
 
-        stranded = RedisJobQueue(store, url, queue="nobody-serves-this").submit(replace(KILLED, seed=2), "d")
-        failed = RedisJobQueue(store, url, queue="elsewhere").submit(replace(KILLED, seed=3), "e")
-        message = wait_for(lambda: (s := replica_a.status(failed)).state is JobState.FAILED and s.message)
+
+def test_a_worker_that_cannot_reach_the_store_fails_the_run_with_a_message(tmp_path):
+    with cluster(tmp_path, workers=0) as on:
+        on.workers.append(start_worker(on.url, on.log, queue="elsewhere", store=tmp_path / "not-the-store"))
+        queue = on.queue()
+        failed = on.queue(queue="elsewhere").submit(replace(KILLED, seed=3), "e")
+        message = wait_for(lambda: (s := queue.status(failed)).state is JobState.FAILED and s.message)
         assert "cannot reach the app's run store" in message and "not a store" in message
 
-        version = store.model_version(run)
-        stop(redis)
-        redis = start_redis(port)
-        assert replica_a.status(run).state is JobState.FINISHED and store.model_version(run) == version
-        assert replica_b.submit(KILLED, "f") == run and replica_b.status(run).state is JobState.FINISHED, \
+
+def test_redis_restarting_empty_loses_no_finished_run_and_says_what_it_lost(tmp_path):
+    with cluster(tmp_path, workers=1) as on:
+        queue = on.queue()
+        run = queue.submit(replace(KILLED, settings={"epochs": 2}), "a")
+        wait_for(lambda: queue.status(run).state is JobState.FINISHED, timeout=60)
+        stranded = on.queue(queue="nobody-serves-this").submit(replace(KILLED, seed=2), "d")
+        version = on.store.model_version(run)
+        on.restart_redis()
+        assert queue.status(run).state is JobState.FINISHED and on.store.model_version(run) == version
+        assert on.queue().submit(replace(KILLED, settings={"epochs": 2}), "f") == run, \
             "an identical request joins the finished run: nothing trains again"
-        lost = wait_for(lambda: (s := replica_a.status(stranded)).state is JobState.INTERRUPTED and s, timeout=40)
+        assert queue.status(run).state is JobState.FINISHED
+        lost = wait_for(lambda: (s := queue.status(stranded)).state is JobState.INTERRUPTED and s, timeout=40)
         assert "the job queue (Redis) restarted" in lost.message
-        after = replica_a.submit(replace(KILLED, seed=4, settings={"epochs": 2}), "g")
-        wait_for(lambda: replica_b.status(after).state is JobState.FINISHED, timeout=60)  # workers reconnected
-    finally:
-        for process in [*workers, elsewhere]:
-            if process.poll() is None:
-                kill(process)
-        stop(redis)
-    print(f"killed worker noticed and run queued again after {noticed:.1f} s")
+        after = queue.submit(replace(KILLED, seed=4, settings={"epochs": 2}), "g")
+        wait_for(lambda: queue.status(after).state is JobState.FINISHED, timeout=60)  # the worker reconnected
 
 
 def test_a_redis_out_of_reach_is_a_message_and_runs_read_from_the_store(tmp_path):

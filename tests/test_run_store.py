@@ -6,29 +6,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from explorer.checkpoint import Checkpoint, make_card
-from explorer.datasets import ImageSet
-from explorer.models import create_model
-from explorer.run_store import RunNotFound, RunStore, StoredModel, run_id
+from explorer.run_store import RunNotFound, RunStore, run_id
 from explorer.runs import TrainingRequest
+from job_steps import finished_run, stored_model
 from explorer.workspace import Workspace, is_token, load_workspace, new_token, save_workspace
 
 REQUEST = TrainingRequest("s4-conv-392", "digits", settings={"epochs": 2}, subset=300)
-
-
-def stored_model(name: str = "m", images: int = 20) -> StoredModel:
-    model = create_model("s4-conv-392")
-    test = ImageSet(np.random.default_rng(0).integers(0, 256, (images, 1, 28, 28), dtype=np.uint8),
-                    np.arange(images) % 10)
-    return StoredModel(Checkpoint(model, make_card(model, name=name, dataset="digits")), test, tuple("0123456789"))
-
-
-def finished_run(store: RunStore, request: TrainingRequest, images: int = 20) -> str:
-    run = run_id(request)
-    store.start(run, request)
-    store.save_model(run, stored_model(request.name or "m", images))
-    store.write_status(run, state="finished", name="m", origin="trained", has_model=True)
-    return run
 
 
 def test_the_run_id_names_what_decides_the_weights():

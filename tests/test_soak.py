@@ -4,8 +4,6 @@ a hundred of them cost this 2-core machine little more than the server they test
 import asyncio
 import time
 
-import pytest
-
 from bench.browser import memory_mb, running_app
 from bench.sessions import Interaction, Student
 from explorer.limits import RECENT_MINUTES_ENV

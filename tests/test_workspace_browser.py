@@ -7,13 +7,12 @@ import json
 import re
 import time
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from bench.browser import browser_contexts, free_port, memory_mb, running_app, wait_until_idle
-from browser_steps import (ARTIFACTS, EXCEPTION, PAST_FIRST_EPOCH, TRAINED, TRAINING, fill, needs_chromium,
-                           open_train_page)
+from browser_steps import (ARTIFACTS, EXCEPTION, PAST_FIRST_EPOCH, TRAINED, TRAINING, active_model, fill,
+                           needs_chromium, open_train_page, workspace_token)
 from explorer.datasets import MAX_SIGN_CSV_BYTES
 from explorer.run_store import CAP_ENV, STORE_ENV, RunStore
 from explorer.workspace import load_workspace
@@ -29,14 +28,6 @@ def store(tmp_path) -> RunStore:
 
 def server_with(store: RunStore, port: int | None = None):
     return running_app(port=port, environment={STORE_ENV: str(store.root), CAP_ENV: str(store.cap_bytes / 2**20)})
-
-
-def workspace_token(page) -> str:
-    return parse_qs(urlparse(page.url).query)["ws"][0]
-
-
-def active_model(page) -> str:
-    return page.get_by_role("combobox", name="Active model").input_value()
 
 
 def test_a_reload_during_a_run_shows_the_run_again_and_its_model_after(store):
