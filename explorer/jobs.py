@@ -25,7 +25,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 from enum import Enum
 from operator import methodcaller
-from typing import Callable
+from typing import Callable, Collection, ContextManager
 
 import numpy as np
 import torch
@@ -357,7 +357,85 @@ def stored_status(run: str, stored: dict | None) -> RunStatus | None:
                      has_model=bool(stored.get("has_model")))
 
 
-class JobQueue:
+class JobEngine(ABC):
+    """What the pages ask of a job engine (submit, status, stop, cancel, by run id), with the steps both engines
+    take written once here. An engine says only where its active runs and their signals live and how it starts
+    one: ``JobQueue`` in this server's threads, ``explorer.redis_jobs.RedisJobQueue`` on RQ workers. A third
+    engine implements the abstract methods below."""
+
+    store: RunStore
+    limits: Limits
+
+    def submit(self, request: TrainingRequest, watcher: str, address: str | None = None) -> str:
+        """The run's id: a new run, or the queued, running or finished (or stopped, with weights) run identical
+        to ``request``. Refused past the limits (``admit``), or while ``watcher`` watches another active run."""
+        run, submitter = run_id(request), Submitter(watcher, address)
+        with self._exclusively():
+            active = self._active_runs()
+            if any(watcher in self._execution(other).watching() for other in active if other != run):
+                raise ValueError(ONE_RUN_AT_A_TIME)
+            if run in active:
+                self._execution(run).watch(watcher)
+                return run
+            if self.store.reusable(run):
+                self.store.touch(run)
+                return run
+            admit(self.store, request, submitter, self.limits, self._holders())
+            self._begin(run, request, submitter, watcher)
+        return run
+
+    def stop(self, run: str, watcher: str) -> bool:
+        """Stop the run for everyone if ``watcher`` is the last one watching it; else only leave it (False)."""
+        return self._end_for(run, watcher, cancel=False)
+
+    def cancel(self, run: str, watcher: str) -> bool:
+        """Cancel the run if ``watcher`` is the last one watching it; else only leave it (False)."""
+        return self._end_for(run, watcher, cancel=True)
+
+    def _end_for(self, run: str, watcher: str, cancel: bool) -> bool:
+        with self._exclusively():
+            if run not in self._active_runs():
+                return True
+            execution = self._execution(run)
+            if not stop_or_leave(execution, watcher, methodcaller("cancel" if cancel else "stop")):
+                return False
+            if cancel:
+                self._cancelled(run, execution)
+            return True
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where runs train, for the Train page."""
+
+    @abstractmethod
+    def status(self, run: str, watcher: str | None = None) -> RunStatus | None:
+        """What a page shows of a run; ``watcher`` marks the run as still wanted by that workspace."""
+
+    @abstractmethod
+    def _exclusively(self) -> ContextManager:
+        """Held while a run is submitted or ended: two requests for one run start it once, whoever sends them."""
+
+    @abstractmethod
+    def _active_runs(self) -> Collection[str]:
+        """The ids of the runs queued or training now."""
+
+    @abstractmethod
+    def _execution(self, run: str) -> RunExecution:
+        """An active run's signals (watchers, Stop, Cancel), wherever this engine keeps them."""
+
+    @abstractmethod
+    def _holders(self) -> list[str]:
+        """Whose turns the active runs take (``Submitter.holder``), one per run."""
+
+    @abstractmethod
+    def _begin(self, run: str, request: TrainingRequest, submitter: Submitter, watcher: str) -> None:
+        """A new run: in the store (``RunStore.start``), watched by ``watcher``, waiting at its fair place."""
+
+    def _cancelled(self, run: str, execution: RunExecution) -> None:
+        """After Cancel: what the engine must do itself for a run no training will pick up."""
+
+
+class JobQueue(JobEngine):
     """Server-wide: at most ``slots`` runs train at once, the others wait first come, first served."""
 
     def __init__(self, store: RunStore, slots: int | None = None, limits: Limits | None = None):
@@ -371,30 +449,27 @@ class JobQueue:
         self.turns = Turns()
         self._changed = threading.Condition()
 
-    def submit(self, request: TrainingRequest, watcher: str, address: str | None = None) -> str:
-        """The run's id: a new run, or the queued, running or finished (or stopped, with weights) run identical
-        to ``request``. Refused past the limits (``admit``)."""
-        run, submitter = run_id(request), Submitter(watcher, address)
-        with self._changed:
-            if any(watcher in job.watching() for other, job in self._jobs.items() if other != run):
-                raise ValueError(ONE_RUN_AT_A_TIME)
-            job = self._jobs.get(run)
-            if job is not None:
-                job.watch(watcher)
-                return run
-            if self.store.reusable(run):
-                self.store.touch(run)
-                return run
-            admit(self.store, request, submitter, self.limits, [job.holder for job in self._jobs.values()])
-            self.store.start(run, request, owner=submitter.owner, holder=submitter.holder)
-            job = self._jobs[run] = TrainingJob(run, request, self.store, time_limit=self.limits.run_seconds)
-            job.holder = submitter.holder
-            job.on_step_end = lambda: self._maybe_pause(job)
-            job.watch(watcher)
-            self._waiting.insert(fair_position([other.holder for other in self._waiting],
-                                               [other.holder for other in self._running], job.holder), job)
+    def _exclusively(self) -> threading.Condition:
+        return self._changed
+
+    def _active_runs(self) -> dict[str, TrainingJob]:
+        return self._jobs
+
+    def _execution(self, run: str) -> TrainingJob:
+        return self._jobs[run]
+
+    def _holders(self) -> list[str]:
+        return [job.holder for job in self._jobs.values()]
+
+    def _begin(self, run: str, request: TrainingRequest, submitter: Submitter, watcher: str) -> None:
+        self.store.start(run, request, owner=submitter.owner, holder=submitter.holder)
+        job = self._jobs[run] = TrainingJob(run, request, self.store, time_limit=self.limits.run_seconds)
+        job.holder = submitter.holder
+        job.on_step_end = lambda: self._maybe_pause(job)
+        job.watch(watcher)
+        self._waiting.insert(fair_position([other.holder for other in self._waiting],
+                                           [other.holder for other in self._running], job.holder), job)
         threading.Thread(target=self._work, args=(job,), name=f"training-{run[:8]}", daemon=True).start()
-        return run
 
     def describe(self) -> str:
         """Where runs train, for the Train page."""
@@ -413,19 +488,6 @@ class JobQueue:
                     job.watch(watcher)
                 return job.status(self._ahead_of(job))
             return stored_status(run, stale_status(self.store, run, self.store.status(run)))
-
-    def stop(self, run: str, watcher: str) -> bool:
-        """Stop the run for everyone if ``watcher`` is the last one watching it; else only leave it (False)."""
-        return self._end_for(run, watcher, methodcaller("stop"))
-
-    def cancel(self, run: str, watcher: str) -> bool:
-        """Cancel the run if ``watcher`` is the last one watching it; else only leave it (False)."""
-        return self._end_for(run, watcher, methodcaller("cancel"))
-
-    def _end_for(self, run: str, watcher: str, end) -> bool:
-        with self._changed:
-            job = self._jobs.get(run)
-            return True if job is None else stop_or_leave(job, watcher, end)
 
     def _ongoing(self) -> dict[str, float]:
         now, ongoing = time.monotonic(), {}

@@ -21,6 +21,8 @@ import os
 import socket
 import threading
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -30,10 +32,10 @@ from rq import Queue, Worker, get_current_job
 from rq.serializers import JSONSerializer
 
 from .housekeeping import make_room
-from .jobs import (ABANDONED_AFTER_SECONDS, CANCELLED_WAITING, ONE_RUN_AT_A_TIME, JobState, Progress, RunExecution,
-                   RunStatus, Submitter, admit, stop_or_leave, stored_status)
+from .jobs import (ABANDONED_AFTER_SECONDS, CANCELLED_WAITING, JobEngine, JobState, Progress, RunExecution, RunStatus,
+                   Submitter, stored_status)
 from .limits import Limits, fair_position
-from .run_store import RunStore, run_id
+from .run_store import RunStore
 from .runs import TrainingRequest
 
 URL_ENV, QUEUE_ENV = "REDIS_URL", "EXPLORER_QUEUE"
@@ -140,7 +142,7 @@ def _live_bytes(progress: Progress) -> bytes:
     return buffer.getvalue()
 
 
-class RedisJobQueue:
+class RedisJobQueue(JobEngine):
     """The embedded ``JobQueue``'s interface over RQ: submit, status, stop, cancel, by run id."""
 
     def __init__(self, store: RunStore, url: str, queue: str | None = None, limits: Limits | None = None):
@@ -160,35 +162,35 @@ class RedisJobQueue:
         return (f"Runs train on {workers} worker{'s' if workers != 1 else ''} of the class's queue (Redis), "
                 "one run each at a time; the others wait their turn.")
 
-    def _run(self, run: str) -> RedisRun:
-        return RedisRun(run, None, self.store, self.redis)
-
-    def submit(self, request: TrainingRequest, watcher: str, address: str | None = None) -> str:
-        """The run's id: a new run, or the queued, running or finished (or stopped, with weights) run identical
-        to ``request``. Refused past the limits (``admit``)."""
-        run, submitter = run_id(request), Submitter(watcher, address)
+    @contextmanager
+    def _exclusively(self) -> Iterator[None]:
+        """One Redis lock for every replica: two of them asked for the same run at once enqueue it once."""
         try:
             with self.redis.lock("explorer:submitting", timeout=60, blocking_timeout=30):
-                for other in self.redis.smembers(ACTIVE):
-                    if other.decode() != run and watcher in self._run(other.decode()).watching():
-                        raise ValueError(ONE_RUN_AT_A_TIME)
-                if self.redis.sismember(ACTIVE, run):
-                    self._run(run).watch(watcher)
-                    return run
-                if self.store.reusable(run):
-                    self.store.touch(run)
-                    return run
-                holders = {key.decode(): value.decode() for key, value in self.redis.hgetall(HOLDERS).items()}
-                admit(self.store, request, submitter, self.limits, list(holders.values()))
-                self.store.start(run, request, keep_sources=True, owner=submitter.owner, holder=submitter.holder)
-                handle = RedisRun(run, request, self.store, self.redis)
-                handle.forget()
-                handle.watch(watcher)
-                self.redis.hset(HOLDERS, run, submitter.holder)
-                self._enqueue(run, holders, submitter.holder)
+                yield
         except RedisError as error:
             raise ValueError(f"the training queue cannot be reached ({error}); try again in a moment") from None
-        return run
+
+    def _active_runs(self) -> set[str]:
+        return {run.decode() for run in self.redis.smembers(ACTIVE)}
+
+    def _execution(self, run: str) -> RedisRun:
+        return RedisRun(run, None, self.store, self.redis)
+
+    def _holders(self) -> list[str]:
+        return list(self._holder_of().values())
+
+    def _holder_of(self) -> dict[str, str]:
+        return {key.decode(): value.decode() for key, value in self.redis.hgetall(HOLDERS).items()}
+
+    def _begin(self, run: str, request: TrainingRequest, submitter: Submitter, watcher: str) -> None:
+        holders = self._holder_of()
+        self.store.start(run, request, keep_sources=True, owner=submitter.owner, holder=submitter.holder)
+        handle = RedisRun(run, request, self.store, self.redis)
+        handle.forget()
+        handle.watch(watcher)
+        self.redis.hset(HOLDERS, run, submitter.holder)
+        self._enqueue(run, holders, submitter.holder)
 
     def _enqueue(self, run: str, holders: dict[str, str] | None = None, holder: str = "") -> None:
         """Into RQ's queue at the run's fair place (explorer.limits.fair_position): a job enqueued at the end
@@ -220,7 +222,7 @@ class RedisJobQueue:
             stored = stored_status(run, record)
             if stored is None or not stored.state.active or not self.redis.sismember(ACTIVE, run):
                 return stored
-            handle = self._run(run)
+            handle = self._execution(run)
             if watcher:
                 handle.watch(watcher)
             ahead = self._ahead_of(run) if stored.state is JobState.QUEUED else 0
@@ -246,7 +248,7 @@ class RedisJobQueue:
         if failure:
             self.store.write_status(run, **{**stored, "state": "failed", "message": failure.decode()})
             self.redis.delete(_key("failure", run))
-            self._run(run).forget()
+            self._execution(run).forget()
             return True
         loss = self._loss(run, stored)
         if loss is None or (loss == "worker" and not self._missing_for_two_beats(run)):
@@ -287,35 +289,16 @@ class RedisJobQueue:
         self.store.write_status(run, **{**stored, "state": "interrupted", "message":
                                 f"Interrupted: {reason}, so nothing was kept. Press Train to run it again."})
         self.store.drop_sources(run)
-        self._run(run).forget()
+        self._execution(run).forget()
 
-    def stop(self, run: str, watcher: str) -> bool:
-        """Stop the run for everyone if ``watcher`` is the last one watching it; else only leave it (False)."""
-        return self._end_for(run, watcher, cancel=False)
-
-    def cancel(self, run: str, watcher: str) -> bool:
-        """Cancel the run if ``watcher`` is the last one watching it; else only leave it (False)."""
-        return self._end_for(run, watcher, cancel=True)
-
-    def _end_for(self, run: str, watcher: str, cancel: bool) -> bool:
-        try:
-            return self._end_or_leave(run, watcher, cancel)
-        except RedisError as error:
-            raise ValueError(f"the training queue cannot be reached ({error}); try again in a moment") from None
-
-    def _end_or_leave(self, run: str, watcher: str, cancel: bool) -> bool:
-        if not self.redis.sismember(ACTIVE, run):
-            return True
-        handle = self._run(run)
-        if not stop_or_leave(handle, watcher, lambda it: it.cancel() if cancel else it.stop()):
-            return False
+    def _cancelled(self, run: str, execution: RedisRun) -> None:
+        """A run still in RQ's queue is taken out of it: no worker will pick it up to end it."""
         attempt = self.redis.hget(_key("attempts", run), "count")
-        if cancel and attempt and self.queue.remove(f"{run}-{int(attempt)}"):  # still queued: no worker will take it
+        if attempt and self.queue.remove(f"{run}-{int(attempt)}"):
             self.store.write_status(run, **{**(self.store.status(run) or {}), "state": JobState.CANCELLED.value,
                                             "message": CANCELLED_WAITING})
             self.store.drop_sources(run)
-            handle.forget()
-        return True
+            execution.forget()
 
 
 def worker_name() -> str:

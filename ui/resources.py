@@ -14,7 +14,7 @@ import streamlit as st
 
 from explorer.checkpoint import load_shipped, shipped_cards
 from explorer.datasets import ImageSet, dataset_info, load_dataset
-from explorer.jobs import JobQueue
+from explorer.jobs import JobEngine, JobQueue
 from explorer.projection import warm_up_umap_elsewhere
 from explorer.redis_jobs import URL_ENV, RedisJobQueue
 from explorer.run_store import RunStore
@@ -78,7 +78,7 @@ def run_store() -> RunStore:
 
 
 @st.cache_resource(show_spinner=False)
-def job_queue() -> JobQueue | RedisJobQueue:
+def job_queue() -> JobEngine:
     """The training queue every workspace's runs wait in: this server's threads, or with ``REDIS_URL``
     set, RQ workers that app replicas share (explorer.redis_jobs)."""
     url = os.environ.get(URL_ENV)
