@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 from torch import nn
 
+from .files import atomic_write
 from .models import ModelConfigError, create_model, model_info
 
 CARD_VERSION = 1
@@ -62,20 +61,6 @@ def make_card(model: nn.Module, **fields) -> dict:
     """The card's fixed part (architecture and versions); callers add dataset, metrics and the rest."""
     return {"card_version": CARD_VERSION, "model": model.model_id, "config": dict(model.config),
             "latent_shape": list(model.latent_shape), "libraries": library_versions(), **fields}
-
-
-def atomic_write(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(temporary, "xb") as file:  # unlike mkstemp's 0600, the user's umask sets the permissions
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def checkpoint_files(model: nn.Module, card: dict) -> tuple[bytes, bytes]:

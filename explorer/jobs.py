@@ -34,8 +34,8 @@ from .housekeeping import make_room, reserve
 from .limits import Limits, Turns, fair_position
 from .models import model_info
 from .replay import ProbeRecorder, choose_probe
-from .run_store import RunStore, StoredModel, run_id
-from .runs import TrainingFailed, TrainingRequest, train_checkpoint
+from .run_store import RunStore, StoredModel
+from .runs import TrainingFailed, TrainingRequest, run_id, train_checkpoint
 from .training import EpochReport, StepReport
 from .workspace import owner_of
 

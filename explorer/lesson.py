@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .card import CONDITION_LABELS
-from .checkpoint import atomic_write
+from .files import atomic_write
 from .names import NICKNAME_CHARACTERS, RUN_NAME_CHARACTERS, plain_name
 from .run_store import RunStore
 from .runs import S3_CORRUPTIONS, SEED_PRESETS, TrainingRequest, quick_variant

@@ -40,10 +40,11 @@ except ImportError:  # Windows: one server process, so a lock within it suffices
 
 import numpy as np
 
-from .checkpoint import Checkpoint, atomic_write, checkpoint_paths, load_checkpoint, save_checkpoint
+from .checkpoint import Checkpoint, checkpoint_paths, load_checkpoint, save_checkpoint
+from .files import atomic_write
 from .datasets import ImageSet
 from .replay import ProbeRecord
-from .runs import SETTINGS, TrainingRequest
+from .runs import ID_LENGTH, TrainingRequest, source_digests
 
 STORE_ENV, CAP_ENV = "EXPLORER_STORE", "EXPLORER_STORE_MB"
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "store"
@@ -51,25 +52,10 @@ DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "store"
 # 0.2-13 MB of weights and 1-3 MB of replay.
 DEFAULT_CAP_MB = 2048
 ACTIVE_STATES = ("queued", "running")
-ID_LENGTH = 20
 
 
 class RunNotFound(LookupError):
     """The run is not in the store (never made, or removed to keep the store under its cap)."""
-
-
-def run_id(request: TrainingRequest) -> str:
-    """The digest of what decides a run's weights: equal requests, whatever their names, share one id."""
-    config = request.config()
-    identity = {"model": request.model, "dataset": request.dataset, "noise": request.noise, "subset": request.subset,
-                "latent": request.latent, "classes": request.classes, "seed": request.seed,
-                "settings": {key: getattr(config, key) for key in SETTINGS},
-                "sources": source_digests(request.sources)}
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:ID_LENGTH]
-
-
-def source_digests(sources: dict[str, bytes]) -> dict[str, str]:
-    return {key: hashlib.sha256(data).hexdigest() for key, data in sorted(sources.items())}
 
 
 def request_record(request: TrainingRequest) -> dict:

@@ -6,6 +6,8 @@ request as the exact ``python -m explorer train`` command that re-runs it.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import shlex
 from dataclasses import dataclass, field, replace
 from typing import Callable
@@ -77,6 +79,23 @@ class TrainingRequest:
             elif value is not None:
                 words += [flag, str(value)]
         return shlex.join(words + ["--out", out])
+
+
+ID_LENGTH = 20  # hex digits of a run's id: a folder name in the run store
+
+
+def run_id(request: TrainingRequest) -> str:
+    """The digest of what decides a run's weights: equal requests, whatever their names, share one id."""
+    config = request.config()
+    identity = {"model": request.model, "dataset": request.dataset, "noise": request.noise, "subset": request.subset,
+                "latent": request.latent, "classes": request.classes, "seed": request.seed,
+                "settings": {key: getattr(config, key) for key in SETTINGS},
+                "sources": source_digests(request.sources)}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:ID_LENGTH]
+
+
+def source_digests(sources: dict[str, bytes]) -> dict[str, str]:
+    return {key: hashlib.sha256(data).hexdigest() for key, data in sorted(sources.items())}
 
 
 def train_checkpoint(request: TrainingRequest, out: str = "checkpoint",

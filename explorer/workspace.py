@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checkpoint import atomic_write
+from .files import atomic_write
 from .run_store import RunStore
 
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{22,64}")

@@ -10,8 +10,8 @@ from explorer.checkpoint import Checkpoint, make_card
 from explorer.datasets import ImageSet
 from explorer.jobs import JobQueue, JobState
 from explorer.models import create_model
-from explorer.run_store import RunStore, StoredModel, run_id
-from explorer.runs import TrainingRequest
+from explorer.run_store import RunStore, StoredModel
+from explorer.runs import TrainingRequest, run_id
 
 LONG = TrainingRequest("s4-conv-392", "digits", settings={"epochs": 200}, subset=300)
 SHORT = TrainingRequest("s4-conv-392", "digits", settings={"epochs": 2}, subset=300)

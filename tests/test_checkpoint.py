@@ -84,12 +84,12 @@ def test_saved_files_get_the_usual_permissions(saved):
 
 def test_interrupted_save_leaves_no_partial_file(tmp_path, monkeypatch):
     model = create_model("s4-conv-392")
-    import explorer.checkpoint as checkpoint
+    import explorer.files as files
 
     def failing_replace(source, target):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(checkpoint.os, "replace", failing_replace)
+    monkeypatch.setattr(files.os, "replace", failing_replace)
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(tmp_path / "m", model, make_card(model))
     assert list(tmp_path.iterdir()) == []

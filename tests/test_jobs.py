@@ -12,8 +12,8 @@ import torch
 from bench.services import REDIS_SERVER
 from explorer.jobs import ABANDONED_AFTER_SECONDS, JobQueue, JobState
 from explorer.redis_jobs import RedisJobQueue
-from explorer.run_store import RunStore, run_id
-from explorer.runs import TrainingRequest
+from explorer.run_store import RunStore
+from explorer.runs import TrainingRequest, run_id
 from job_steps import LONG, SHORT, ended, state_of, wait_for
 from redis_engine import forget_runs
 

@@ -5,8 +5,8 @@ import multiprocessing
 import pytest
 
 from explorer.lesson import (TEMPLATES, BoardEntry, add_run, load_lesson, owner_of, set_hidden, start_lesson)
-from explorer.run_store import RunStore, run_id
-from explorer.runs import S3_CORRUPTIONS
+from explorer.run_store import RunStore
+from explorer.runs import S3_CORRUPTIONS, run_id
 from explorer.workspace import new_token
 
 

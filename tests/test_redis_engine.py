@@ -20,8 +20,8 @@ from bench.services import free_port, kill, start_redis, start_worker, stop
 from browser_steps import ARTIFACTS, EXCEPTION, TRAINED, active_model, needs_chromium, open_train_page, workspace_token
 from explorer.jobs import JobState
 from explorer.redis_jobs import URL_ENV, RedisJobQueue
-from explorer.run_store import CAP_ENV, STORE_ENV, RunStore, run_id
-from explorer.runs import TrainingRequest
+from explorer.run_store import CAP_ENV, STORE_ENV, RunStore
+from explorer.runs import TrainingRequest, run_id
 from explorer.workspace import load_workspace
 from job_steps import wait_for
 from redis_engine import needs_redis

@@ -6,8 +6,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from explorer.run_store import RunNotFound, RunStore, run_id
-from explorer.runs import TrainingRequest
+from explorer.run_store import RunNotFound, RunStore
+from explorer.runs import TrainingRequest, run_id
 from job_steps import finished_run, stored_model
 from explorer.workspace import Workspace, is_token, load_workspace, new_token, save_workspace
 

@@ -3,8 +3,7 @@ from dataclasses import replace
 
 import pytest
 
-from explorer.run_store import run_id
-from explorer.runs import SEED_PRESETS, quick_variant
+from explorer.runs import SEED_PRESETS, quick_variant, run_id
 from ui.train_form import form_values, request_from_form
 
 
