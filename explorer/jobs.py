@@ -135,7 +135,7 @@ class RunExecution(ABC):
     """One run as it trains: the training itself and what it writes to the store, whichever engine runs it.
 
     An engine decides where a run's watchers, its Stop and Cancel requests and its live progress are kept:
-    in this process's memory (``TrainingJob``, the embedded queue) or in Redis, readable by every app
+    in this process's memory (``ThreadRun``, the embedded queue) or in Redis, readable by every app
     replica and worker (``explorer.redis_jobs``).
     """
 
@@ -280,7 +280,7 @@ class RunExecution(ABC):
         self.state = state
 
 
-class TrainingJob(RunExecution):
+class ThreadRun(RunExecution):
     """A run of the embedded queue: a thread of this server trains it; its signals live in memory."""
 
     def __init__(self, run_id: str, request: TrainingRequest, store: RunStore,
@@ -443,19 +443,19 @@ class JobQueue(JobEngine):
         self.slots = slots or default_slots()
         self.limits = limits or Limits.from_environment()
         store.mark_interrupted()  # whatever the last server left queued or training will never finish
-        self._jobs: dict[str, TrainingJob] = {}  # queued or training now
-        self._waiting: list[TrainingJob] = []  # in turn order (fair_position); paused runs among them
-        self._running: list[TrainingJob] = []  # holding a slot
+        self._jobs: dict[str, ThreadRun] = {}  # queued or training now
+        self._waiting: list[ThreadRun] = []  # in turn order (fair_position); paused runs among them
+        self._running: list[ThreadRun] = []  # holding a slot
         self.turns = Turns()
         self._changed = threading.Condition()
 
     def _exclusively(self) -> threading.Condition:
         return self._changed
 
-    def _active_runs(self) -> dict[str, TrainingJob]:
+    def _active_runs(self) -> dict[str, ThreadRun]:
         return self._jobs
 
-    def _execution(self, run: str) -> TrainingJob:
+    def _execution(self, run: str) -> ThreadRun:
         return self._jobs[run]
 
     def _holders(self) -> list[str]:
@@ -463,7 +463,7 @@ class JobQueue(JobEngine):
 
     def _begin(self, run: str, request: TrainingRequest, submitter: Submitter, watcher: str) -> None:
         self.store.start(run, request, owner=submitter.owner, holder=submitter.holder)
-        job = self._jobs[run] = TrainingJob(run, request, self.store, time_limit=self.limits.run_seconds)
+        job = self._jobs[run] = ThreadRun(run, request, self.store, time_limit=self.limits.run_seconds)
         job.holder = submitter.holder
         job.on_step_end = lambda: self._maybe_pause(job)
         job.watch(watcher)
@@ -475,7 +475,7 @@ class JobQueue(JobEngine):
         """Where runs train, for the Train page."""
         return f"Runs train on this server, {self.slots} at a time; the others wait their turn."
 
-    def job(self, run: str) -> TrainingJob | None:
+    def job(self, run: str) -> ThreadRun | None:
         """The run while it is queued or training, else None (it is then only in the store)."""
         return self._jobs.get(run)
 
@@ -495,27 +495,27 @@ class JobQueue(JobEngine):
             ongoing[job.holder] = ongoing.get(job.holder, 0.0) + now - job.turn_started
         return ongoing
 
-    def _order(self) -> list[TrainingJob]:
+    def _order(self) -> list[ThreadRun]:
         """Waiting runs, next first (explorer.limits.Turns)."""
         return [self._waiting[i] for i in self.turns.order([job.left() for job in self._waiting], self._ongoing())]
 
-    def _ahead_of(self, job: TrainingJob) -> int:
+    def _ahead_of(self, job: ThreadRun) -> int:
         return len(self._running) + self._order().index(job) if job in self._waiting else 0
 
-    def _my_turn(self, job: TrainingJob) -> bool:
+    def _my_turn(self, job: ThreadRun) -> bool:
         return len(self._running) < self.slots and self._order()[0] is job
 
-    def _take_slot(self, job: TrainingJob) -> None:
+    def _take_slot(self, job: ThreadRun) -> None:
         self._waiting.remove(job)
         self._running.append(job)
         job.turn_started = time.monotonic()
 
-    def _release_slot(self, job: TrainingJob) -> None:
+    def _release_slot(self, job: ThreadRun) -> None:
         self._running.remove(job)
         self.turns.charge(job.holder, time.monotonic() - job.turn_started)
         self._changed.notify_all()
 
-    def _maybe_pause(self, job: TrainingJob) -> None:
+    def _maybe_pause(self, job: ThreadRun) -> None:
         """At a step's end: give the slot to a run of a holder who has trained less (Turns), then wait for it
         back. The run keeps its data and model in memory meanwhile, so at most MAX_PAUSED runs pause at once."""
         with self._changed:
@@ -534,7 +534,7 @@ class JobQueue(JobEngine):
             job.paused, job.message = False, ""
             job.paused_seconds += time.monotonic() - paused_at
 
-    def _work(self, job: TrainingJob) -> None:
+    def _work(self, job: ThreadRun) -> None:
         with self._changed:
             while not job.cancel_requested() and not job.abandoned and not self._my_turn(job):
                 self._changed.wait(0.5)

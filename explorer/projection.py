@@ -29,7 +29,7 @@ TSNE_SCHEDULE = {"theta": 0.8, "early_exaggeration_iter": 125, "n_iter": 400}
 LARGE_MAP = 10_000
 LARGE_TSNE_SCHEDULE = {"negative_gradient_method": "fft", "early_exaggeration_iter": 125, "n_iter": 150}
 LARGE_TSNE_DIMENSIONS = 50
-Progress = Callable[[float, str], None]
+ReportProgress = Callable[[float, str], None]
 _DEFAULTS = {"pca": {}, "tsne": {"perplexity": 30.0}, "umap": {"n_neighbors": 15, "min_dist": 0.1}}
 
 
@@ -56,7 +56,7 @@ class Projector:
     def invertible(self) -> bool:
         return self.method in ("pca", "umap")
 
-    def fit_transform(self, latents: np.ndarray, progress: Progress | None = None) -> np.ndarray:
+    def fit_transform(self, latents: np.ndarray, progress: ReportProgress | None = None) -> np.ndarray:
         """The 2-D map of ``latents``; t-SNE reports ``progress(fraction done, stage)`` as it goes."""
         latents = np.ascontiguousarray(latents, dtype=np.float32)
         if len(latents) < 5:
@@ -104,7 +104,7 @@ class Projector:
         self._estimator = PCA(n_components=2, random_state=self.random_state)
         return self._estimator.fit_transform(latents)
 
-    def _fit_tsne(self, latents: np.ndarray, progress: Progress) -> np.ndarray:
+    def _fit_tsne(self, latents: np.ndarray, progress: ReportProgress) -> np.ndarray:
         from openTSNE import TSNE
 
         perplexity = float(self.params["perplexity"])

@@ -152,6 +152,20 @@ S3_CORRUPTIONS = ("clean", "gaussian:0.01", "gaussian:0.1", "gaussian:0.5", "gau
 QUICK_IMAGES, QUICK_EPOCHS, QUICK_METRIC_STEPS = 2000, 3, 200
 
 
+def preset_takes_corruption(title: str) -> bool:
+    """Whether a seed preset's training corruption is the student's to choose (S3 compares them)."""
+    return SEED_PRESETS[title].model == "s3-anello"
+
+
+def preset_request(title: str, corruption: str = "gaussian:0.1", quick: bool = False) -> TrainingRequest:
+    """A seed preset as the Train page fills its form: with the chosen S3 corruption (one of S3_CORRUPTIONS)
+    where the preset takes one, and as its quick variant if asked."""
+    request = SEED_PRESETS[title]
+    if preset_takes_corruption(title):
+        request = replace(request, noise=None if corruption == "clean" else corruption)
+    return quick_variant(request) if quick else request
+
+
 def quick_variant(request: TrainingRequest) -> TrainingRequest:
     """The same run on 2,000 images for at most 3 epochs: a few minutes in a lesson on a laptop CPU."""
     settings = dict(request.settings)

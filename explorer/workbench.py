@@ -24,7 +24,7 @@ from .inference import decode_all, encode_all, model_device, prepare_model, reco
 from .memo import SingleFlightMemo
 from .metrics import knn_accuracy, nearest_neighbours, ssim, summarise, trustworthiness
 from .models import model_info
-from .projection import Progress, Projector
+from .projection import Projector, ReportProgress
 from .trail import Trail, follow_corruption, typical_neighbour_distance
 
 # Shared by every session exploring a shipped model, so bounded: a 70,000-point UMAP keeps its fitted
@@ -64,7 +64,7 @@ class Workbench:
     _per_image_values: dict = field(default_factory=dict, repr=False)
     _per_image_locks: dict = field(default_factory=lambda: {"latents": threading.Lock(), "ssim": threading.Lock()},
                                repr=False)
-    _figures: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_CACHED_FIGURES), repr=False)
+    _measures: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_CACHED_FIGURES), repr=False)
     _sprites: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_SPRITE_SETS), repr=False)
     _shown: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_SHOWN_SETS), repr=False)
     _derived: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_CACHED_FIGURES), repr=False)
@@ -144,7 +144,7 @@ class Workbench:
     def scores(self, count: int, corruption: Corruption | None = None, seed: int = 0) -> dict[str, np.ndarray]:
         """Per-image MSE, PSNR and SSIM of the first ``count`` pool images under a corruption."""
         count = self._count(count)
-        return self._figures.get(("scores", count, corruption, seed),
+        return self._measures.get(("scores", count, corruption, seed),
                                  lambda: reconstruct_and_score(self.model, self.images(count), corruption, seed)[2])
 
     def quality(self, count: int, corruption: Corruption | None = None, seed: int = 0) -> dict[str, float]:
@@ -161,7 +161,7 @@ class Workbench:
         return inputs, reconstruct_all(self.model, inputs)
 
     def project(self, method: str, params: dict, count: int, random_state: int = 0,
-                progress: Progress | None = None, corruption: Corruption | None = None) -> MapResult:
+                progress: ReportProgress | None = None, corruption: Corruption | None = None) -> MapResult:
         """The map of the first ``count`` latents (of the images under ``corruption``, if given, as S3's
         seed maps each model's own corrupted test set); ``progress`` hears from the fit if this caller runs it."""
         count = self._count(count)
@@ -174,7 +174,7 @@ class Workbench:
                               wait=(lambda: progress(*latest[-1])) if progress else None)
 
     def _fit_map(self, method: str, params: dict, count: int, random_state: int,
-                 progress: Progress | None, corruption: Corruption | None) -> MapResult:
+                 progress: ReportProgress | None, corruption: Corruption | None) -> MapResult:
         latents = self.latents(count) if corruption is None else self.encode(corrupt(self.images(count), corruption, 0))
         started = time.perf_counter()
         projector = Projector(method, dict(params), random_state)
@@ -256,7 +256,7 @@ class Workbench:
         def compute() -> tuple[float, np.ndarray, float]:
             with announce():
                 return evaluate_retrieval(self.model, self.pool, class_count)
-        return self._figures.get(("retrieval", class_count), compute)
+        return self._measures.get(("retrieval", class_count), compute)
 
     def interpolate(self, first: int, second: int, steps: int) -> torch.Tensor:
         return self._derived.get(("interpolation", first, second, steps),

@@ -4,7 +4,7 @@ import streamlit as st
 
 from explorer.card import CONDITION_LABELS, ModelCard
 from explorer.corruption import parse_corruption
-from explorer.runs import S3_CORRUPTIONS
+from explorer.experiments import shipped_comparisons
 from explorer.workbench import MapResult, Workbench
 from ui.controls import LINKED, share_link
 from ui.maps import CLASS_COLOURS, class_map
@@ -116,12 +116,8 @@ def comparison(system: str, title: str, names: list[str], caption: str) -> None:
                                                alt=f"t-SNE map of {models[name].name}'s test images coloured by class")
 
 
-s3_runs = sorted((n for n, c in shipped.items() if c.model_id == "s3-anello" and c.dataset == "fashion-mnist"),
-                 key=lambda n: S3_CORRUPTIONS.index(shipped[n].corruption) if shipped[n].corruption in S3_CORRUPTIONS
-                 else len(S3_CORRUPTIONS))
-s3 = [n for n in s3_runs if shipped[n].target == "clean"]
-s3_seed = [n for n in s3_runs if shipped[n].corruption == "clean" or shipped[n].target == "corrupted"]
-s1 = sorted(n for n, c in shipped.items() if c.seed_system == "S1" and c.dataset == "fashion-mnist")
+found = shipped_comparisons(shipped)
+s3, s3_seed, s1 = found.s3, found.s3_seed, found.s1
 if s3:
     comparison("s3", "S3: does training on noise help?", s3,
                "The seed found that small noise and random erasing help while large noise hurts. Each row is a model "

@@ -1,5 +1,3 @@
-from dataclasses import replace
-
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -9,7 +7,8 @@ from explorer.datasets import dataset_info, list_datasets, sign_mnist_uploads
 from explorer.errors import USER_ERRORS
 from explorer.jobs import JobState
 from explorer.models import list_models
-from explorer.runs import S3_CORRUPTIONS, SEED_PRESETS, TrainingRequest, quick_variant
+from explorer.runs import (S3_CORRUPTIONS, SEED_PRESETS, TrainingRequest, preset_request, preset_takes_corruption,
+                           quick_variant)
 from explorer.training import SCHEDULES
 from ui.display import image_row, line_chart
 from ui.entry import start_page
@@ -46,10 +45,8 @@ def apply(request: TrainingRequest) -> None:
 
 
 def apply_preset() -> None:
-    request = SEED_PRESETS[st.session_state["train_preset"]]
-    if request.model == "s3-anello":
-        request = replace(request, noise=None if st.session_state["train_s3"] == "clean" else st.session_state["train_s3"])
-    apply(quick_variant(request) if st.session_state["train_quick"] else request)
+    apply(preset_request(st.session_state["train_preset"], st.session_state.get("train_s3", "gaussian:0.1"),
+                         st.session_state["train_quick"]))
 
 
 def apply_model_recipe() -> None:
@@ -67,7 +64,7 @@ if not kept.form and "train_model" not in st.session_state:
 with st.expander("Reproduce a seed in one click", expanded=True):
     preset_columns = st.columns([3, 2, 1])
     preset_columns[0].selectbox("Seed experiment", list(SEED_PRESETS), key=remembered("train_preset"))
-    if "S3" in st.session_state["train_preset"]:  # shown only where it applies: a disabled label is unreadable grey
+    if preset_takes_corruption(st.session_state["train_preset"]):  # only where it applies: a disabled label is grey
         st.session_state.setdefault(remembered("train_s3"), "gaussian:0.1")
         preset_columns[1].selectbox("S3 corruption", S3_CORRUPTIONS, key="train_s3")
     preset_columns[2].toggle("Quick", key=remembered("train_quick"), help="2,000 images and at most 3 epochs, for a lesson")

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_benchmark_command_runs_on_a_tiny_workload(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "bench.run", "--tiny", "--json", str(tmp_path / "b.json")],
+    result = subprocess.run([sys.executable, "-m", "bench.clicks", "--tiny", "--json", str(tmp_path / "b.json")],
                             cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     rows = json.loads((tmp_path / "b.json").read_text())

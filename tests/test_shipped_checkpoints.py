@@ -50,3 +50,18 @@ def test_checkpoint_table_is_what_the_cards_say():
                 if line.startswith("| `")]
 
     assert len(rows(listing)) == len(CHECKPOINTS) and rows(readme) == rows(listing)
+
+
+def test_the_experiments_page_compares_the_shipped_s3_runs_in_the_seed_s_order():
+    import json
+
+    from explorer.card import ModelCard
+    from explorer.experiments import shipped_comparisons
+    from explorer.runs import S3_CORRUPTIONS
+
+    shipped = {path.stem: ModelCard(json.loads(path.read_text())) for path in SHIPPED.glob("*.json")
+               if path.stem != "README"}
+    found = shipped_comparisons(shipped)
+    assert [shipped[name].corruption for name in found.s3] == list(S3_CORRUPTIONS), "one denoiser per corruption"
+    assert all(name.startswith("s3-anello-fashion-seed-") or name == "s3-anello-fashion-clean" for name in found.s3_seed)
+    assert len(found.s3_seed) >= 2 and found.s1 == ["s1-dense-128-fashion", "s1-modified-256-fashion"]

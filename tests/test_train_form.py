@@ -3,7 +3,7 @@ from dataclasses import replace
 
 import pytest
 
-from explorer.runs import SEED_PRESETS, quick_variant, run_id
+from explorer.runs import SEED_PRESETS, preset_request, preset_takes_corruption, quick_variant, run_id
 from ui.train_form import form_values, request_from_form
 
 
@@ -26,3 +26,11 @@ def test_the_form_carries_corruption_subset_options_and_a_stripped_name():
         "erasing:0.5", 2000, "bf16", "erasing group")
     assert request.sources == {"train_csv": b"x"} and request.classes is None
     assert request_from_form({**form, "train_name": "   "}).name is None
+
+
+def test_only_the_s3_preset_takes_the_chosen_corruption():
+    s3, s1 = "S3: Anello denoising on Fashion-MNIST", "S1: baseline on Fashion-MNIST"
+    assert [title for title in SEED_PRESETS if preset_takes_corruption(title)] == [s3]
+    assert preset_request(s3, "clean").noise is None and preset_request(s3, "erasing:0.5").noise == "erasing:0.5"
+    assert preset_request(s1, "erasing:0.5") == SEED_PRESETS[s1], "a preset without the choice keeps its own"
+    assert preset_request(s3, "gaussian:1", quick=True) == quick_variant(replace(SEED_PRESETS[s3], noise="gaussian:1"))

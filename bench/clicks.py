@@ -1,6 +1,6 @@
 """Benchmarks: each figure beside its reference measured in the same run, medians of repeats.
 
-    python -m bench.run [--tiny] [--json FILE]
+    python -m bench.clicks [--tiny] [--json FILE]
 
 ``--tiny`` runs a very small workload (what the test suite uses to check the command works).
 """
