@@ -89,16 +89,36 @@ def test_worst_and_best_reconstructions_show_their_scores():
 
 def test_a_link_opens_a_prepared_lesson():
     """A teacher's link: another model, t-SNE on 5,000 points, the noise trail at sigma 0.5, a selection."""
-    from ui.active_model import label
-
     chosen = ModelRef("shipped", "s3-anello-fashion-gaussian-0-5")
     app = open_link("pages/latent.py", points="5000", method="t-SNE", layers="Corruption trail", sigma="0.5",
-                    selection="3-7.40", model_choice=label(chosen))
+                    selection="3-7.40", model=chosen.key)
     assert app.sidebar.selectbox[0].value == chosen
     assert app.sidebar.radio[0].value == "tsne" and by_label(app.sidebar.select_slider, "Points").value == 5000
     assert by_label(app.slider, "Gaussian sigma").value == 0.5
     assert 0 < float(metric_value(app, "Label flips").rstrip("%")) < 100
     assert any(m.value.startswith("**6 images selected**") for m in app.markdown)
+
+
+def test_a_link_still_opens_its_model_after_the_card_is_re_measured():
+    """The link carries the checkpoint's id; the sidebar's label (with its SSIM) may change under it. A link of
+    the older kind (the label itself) still opens its model while the label is unchanged."""
+    from ui.active_model import label
+    from ui.resources import cards
+
+    chosen = ModelRef("shipped", "s3-anello-fashion-gaussian-0-5")
+    teacher = open_link("pages/reconstruct.py", model=chosen.key)
+    link = next(block.value for block in teacher.code if "model=" in block.value)
+    assert f"model={chosen.key}" in link and "model_choice" not in link
+    old_label = label(chosen)
+    clean = cards()[chosen.key]["metrics"]["test"]["clean"]
+    measured = clean["ssim"]
+    clean["ssim"] = measured - 0.1  # re-measured: the label changes
+    try:
+        assert label(chosen) != old_label
+        assert open_link("pages/home.py", model=chosen.key).sidebar.selectbox[0].value == chosen
+    finally:
+        clean["ssim"] = measured
+    assert open_link("pages/home.py", model_choice=old_label).sidebar.selectbox[0].value == chosen
 
 
 def open_link(page: str, **params: str) -> AppTest:
@@ -111,11 +131,8 @@ def open_link(page: str, **params: str) -> AppTest:
 
 
 def test_the_corruption_trail_drifts_further_with_stronger_noise_and_less_for_a_denoiser():
-    from ui.active_model import label
-
     def shift(model: str, sigma: float) -> float:
-        app = open_link("pages/latent.py", layers="Corruption trail", sigma=str(sigma),
-                        model_choice=label(ModelRef("shipped", model)))
+        app = open_link("pages/latent.py", layers="Corruption trail", sigma=str(sigma), model=model)
         return float(metric_value(app, "Mean shift in latent space"))
 
     assert shift("s3-anello-fashion-clean", 0.1) < shift("s3-anello-fashion-clean", 0.5)

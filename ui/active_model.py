@@ -20,6 +20,7 @@ from ui.workspace import save, workspace
 
 DEFAULT_MODEL = ModelRef("shipped", DEFAULT_CHECKPOINT)
 CHOICE, PENDING_CHOICE = "model_choice", "pending_model_choice"
+MODEL_PARAM, LEGACY_MODEL_PARAM = "model", "model_choice"  # the id in links; the label older links held
 
 
 def workspace_models() -> list[ModelRef]:
@@ -57,15 +58,38 @@ def make_active_when_drawn(ref: ModelRef) -> None:
 
 
 def choose_model_in_sidebar() -> None:
-    """The sidebar's selectbox (key ``model_choice``, kept in the address) is the one home of the active model."""
+    """The sidebar's selectbox (key ``model_choice``) is the one home of the active model; the address carries
+    its stable id (``model=``: a checkpoint's file stem or a run id), never its label, which holds measured
+    figures that change when a card is re-measured."""
     refs = model_refs()
     pending = st.session_state.pop(PENDING_CHOICE, None)
     if pending in refs:
         st.session_state[CHOICE] = pending
-    elif st.session_state.get(CHOICE) not in refs:
+    elif CHOICE not in st.session_state:  # the session's first run: the link decides
+        st.session_state[CHOICE] = linked_ref(refs) or default_ref(refs)
+    elif st.session_state[CHOICE] not in refs:
         st.session_state[CHOICE] = default_ref(refs)
-    st.selectbox("Active model", refs, key=CHOICE, format_func=labels_of(refs), bind="query-params",
+    st.selectbox("Active model", refs, key=CHOICE, format_func=labels_of(refs),
                  help="Shipped pretrained checkpoints, then the models trained or uploaded in this workspace.")
+    put_in_address(st.session_state[CHOICE], default_ref(refs))
+
+
+def linked_ref(refs: list[ModelRef]) -> ModelRef | None:
+    """The model a link names: by id, or by the label older links carried."""
+    key, legacy_label = st.query_params.get(MODEL_PARAM), st.query_params.get(LEGACY_MODEL_PARAM)
+    if key:
+        return next((ref for ref in refs if ref.key == key), None)
+    return next((ref for ref in refs if label(ref) == legacy_label), None) if legacy_label else None
+
+
+def put_in_address(chosen: ModelRef | None, default: ModelRef | None) -> None:
+    """The active model's id in the address (none for the default model, as for every control at its default)."""
+    st.query_params.pop(LEGACY_MODEL_PARAM, None)
+    wanted = None if chosen is None or chosen == default else chosen.key
+    if wanted is None:
+        st.query_params.pop(MODEL_PARAM, None)
+    elif st.query_params.get(MODEL_PARAM) != wanted:
+        st.query_params[MODEL_PARAM] = wanted
 
 
 def model_refs() -> list[ModelRef]:
