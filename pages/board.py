@@ -29,7 +29,7 @@ if lesson is None:
              "share its link; the board shows only that lesson's runs.")
     template = st.selectbox("Template", ["none", *TEMPLATES], help="S3 in class: six groups, one training corruption "
                             "each. S2 in class: three groups, 4, 7 or 10 classes. Each group trains with one click.")
-    if not st.button("Start a lesson"):  # not "primary": white on the dark theme's light violet is 2.6:1
+    if not st.button("Start a lesson"):  # not "primary": white on the dark theme's light violet is 2.4:1
         st.stop()
     lesson, key = start_lesson(run_store(), None if template == "none" else template)
     kept.lesson = lesson.code
