@@ -66,11 +66,12 @@ def running_app(timeout: float = 90.0, port: int | None = None, environment: dic
 
 
 @contextlib.contextmanager
-def chromium_page(width: int = 1500, height: int = 1100):
+def chromium_page(width: int = 1500, height: int = 1100, flags: tuple[str, ...] = ()):
+    """One page of a fresh headless Chromium; ``flags`` add command-line switches (a fake camera)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS + list(flags))
         try:
             yield browser.new_page(viewport={"width": width, "height": height})
         finally:
@@ -151,3 +152,25 @@ def hover_until_preview(page) -> bool:
             if preview.count() and preview.is_visible():
                 return True
     return False
+
+
+def draw_on_canvas(page, strokes: list[list[tuple[float, float]]]) -> None:
+    """Mouse strokes on the page's drawing canvas, each a list of (x, y) as shares of its width and height."""
+    box = page.locator("canvas.upper-canvas").last.bounding_box()
+    for points in strokes:
+        page.mouse.move(box["x"] + points[0][0] * box["width"], box["y"] + points[0][1] * box["height"])
+        page.mouse.down()
+        for x, y in points[1:]:
+            page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=8)
+        page.mouse.up()
+
+
+def map_trace(page, name: str) -> list[tuple[float, float]]:
+    """The points of the map's trace called ``name`` (as Plotly holds them in the page), [] when it has none."""
+    return page.evaluate("""name => {
+        const plot = document.querySelector("[data-testid='stPlotlyChart'] .js-plotly-plot");
+        const trace = plot && (plot._fullData || []).find(t => t.name === name);  // decoded arrays, unlike .data
+        if (!trace) return [];
+        const xs = Array.from(trace.x), ys = Array.from(trace.y);
+        return xs.map((x, i) => [x, ys[i]]);
+    }""", name)

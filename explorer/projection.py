@@ -131,7 +131,11 @@ class Projector:
         self._estimator = tsne.fit(self._reduce_for_tsne(latents))
         # The embedding keeps its optimiser settings for ``transform``; placing points is not this fit's progress.
         self._estimator.gradient_descent_params["callbacks"] = None
-        return np.asarray(self._estimator)
+        # openTSNE's ``transform`` centres the fitted embedding in place (on its bounding box) before placing
+        # points, which moved every placed point by that shift (~5 % of the map) from the map drawn before it.
+        # Centred here, the map and everything placed on it share one frame.
+        self._estimator -= (self._estimator.max(axis=0) + self._estimator.min(axis=0)) / 2
+        return np.array(self._estimator)
 
     def _reduce_for_tsne(self, latents: np.ndarray) -> np.ndarray:
         """A large map's latents as their first 50 principal components, the space its neighbours were found in."""

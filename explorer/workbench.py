@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .corruption import Corruption, GaussianNoise, RandomErasing, corrupt
-from .datasets import ImageSet
+from .datasets import PHOTO, ImageSet, ImageStyle
 from .images import sprite_webp
 from .evaluation import evaluate_retrieval, reconstruct_and_score
 from .inference import decode_all, encode_all, model_device, prepare_model, reconstruct_all
@@ -61,6 +61,7 @@ class Workbench:
     model: nn.Module
     pool: ImageSet
     class_names: tuple[str, ...]
+    style: ImageStyle = PHOTO  # how the dataset's pictures look: a student's drawing is made like them
     _per_image_values: dict = field(default_factory=dict, repr=False)
     _per_image_locks: dict = field(default_factory=lambda: {"latents": threading.Lock(), "ssim": threading.Lock()},
                                repr=False)

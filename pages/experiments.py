@@ -10,9 +10,7 @@ from ui.controls import LINKED, share_link
 from ui.maps import CLASS_COLOURS, class_map
 from ui.display import image_row, line_chart, listing, markdown_table
 from ui.entry import start_page
-from ui.active_model import require_decoder
 from ui.resources import cards, shipped_workbench
-from ui.upload import uploaded_image
 
 start_page("pages/experiments.py")
 share_link()
@@ -135,17 +133,6 @@ if not (s1 or s3):
     st.warning("No shipped S1 or S3 checkpoints were found in checkpoints/.")
 
 st.header("Your own image")
-workbench = require_decoder()
-image = uploaded_image("Any image (any size, colour or grey)", workbench.pool.images.shape[1], workbench.pool.images.shape[2])
-if image is not None:
-    latent = workbench.encode(image)
-    reconstruction = workbench.decode(latent)
-    image_row(image, "your image as the model sees it", ["as the model sees it"], width=140)
-    image_row(reconstruction, "the model's reconstruction of your image", ["reconstruction"], width=140)
-    result = workbench.project("pca", {}, 2000)
-    placed = result.projector.transform(latent)[0]
-    figure = class_map(result.coordinates, workbench.labels(2000), workbench.class_names, workbench.ssim_scores(2000), height=420)
-    figure.add_scatter(x=[placed[0]], y=[placed[1]], mode="markers", name="your image",
-                       marker=dict(size=18, symbol="star", color="black", line=dict(color="white", width=2)))
-    st.plotly_chart(figure, width="stretch", alt="PCA map of 2,000 test images coloured by class, a star where your "
-                    "image lands")
+st.page_link("pages/latent.py", label="Draw, photograph or upload an image on the Latent space page (layer 'Your own "
+             "image'): it lands on the map you choose, beside its reconstruction and its nearest test images",
+             icon=":material/draw:")

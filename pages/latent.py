@@ -1,5 +1,6 @@
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.images import tile
@@ -8,7 +9,8 @@ from ui.controls import LINKED, corruption_controls, keep_valid, share_link
 from ui.display import encoded, image_row, listing
 from ui.entry import start_page
 from ui.hover import hover_images
-from ui.maps import add_grid_behind, add_path, add_trail, class_map, map_summary
+from ui.maps import add_grid_behind, add_own_images, add_path, add_trail, class_map, map_summary
+from ui.own_image import own_image_input, own_words, placed, show_placement
 from ui.active_model import active_replay, active_workbench, has_whole_dataset
 from ui.replay import REPLAY_WORDS
 
@@ -16,7 +18,7 @@ start_page("pages/latent.py")
 workbench = active_workbench()
 decodes = workbench.can_decode
 METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
-TRAIL, GRID, PATH = "Corruption trail", "Decoded grid", "Interpolation path"
+TRAIL, GRID, PATH, OWN = "Corruption trail", "Decoded grid", "Interpolation path", "Your own image"
 
 with st.sidebar:
     st.subheader("Map")
@@ -41,10 +43,11 @@ for index_key in ("from", "to", "query"):
 keep_valid("followed", lambda value: value <= count, min(300, count))
 
 heading = st.columns([4, 1], vertical_alignment="bottom")
-layers = heading[0].pills("Show on the map", [TRAIL, GRID, PATH] if decodes else [TRAIL], selection_mode="multi",
-                          key="layers", **LINKED,
+layers = heading[0].pills("Show on the map", [TRAIL, GRID, PATH, OWN] if decodes else [TRAIL, OWN],
+                          selection_mode="multi", key="layers", **LINKED,
                           help="Trail: where corrupted images land. Grid: images decoded across the map. "
-                               "Path: an interpolation between two images.")
+                               "Path: an interpolation between two images. Your own image: draw, photograph or "
+                               "upload one and see where it lands.")
 with heading[1]:
     share_link()
 
@@ -128,7 +131,7 @@ def map_figure(selection: np.ndarray, picture: np.ndarray | None):
 
 @st.fragment
 def map_with_selection() -> None:
-    """The map and the images selected on it: a lasso reruns only this, not the rest of the page.
+    """The map, your own image on it and the images selected on it: a lasso or a stroke reruns only this.
 
     A new selection is stored and the map redrawn with the other points in grey; the chart's own
     selection is then cleared (a new key), so the stored one is the only one shown."""
@@ -136,18 +139,30 @@ def map_with_selection() -> None:
     picture = grid_picture() if grid_settings else None
     figure = result.derived.get(("figure", indices_to_text(selection), trail_settings, grid_settings, path_ends),
                               lambda: map_figure(selection, picture))
-    chart, beside = st.columns([2, 1]) if grid_settings and grid_settings[1] else (st.container(), None)
+    own = OWN in layers
+    chart, beside = st.columns([2, 1]) if own or (grid_settings and grid_settings[1]) else (st.container(), None)
+    if own:
+        with beside:
+            kept, current = placed(workbench, result, own_image_input(workbench),
+                                   *(trail_settings[:2] if trail_settings else (None, 0)))
+        if kept or current:
+            figure = go.Figure(figure)
+            add_own_images(figure, coordinates, kept, current)
     summary = map_summary(METHOD_NAMES[method], workbench.labels(count), workbench.class_names, selection, trail,
                           grid_settings[0] if grid_settings and not grid_settings[1] else None, path_ends)
     event = chart.plotly_chart(figure, on_select="rerun", selection_mode=("points", "box", "lasso"), width="stretch",
                                key=f"map-{method}-{st.session_state.get('selection_round', 0)}",
                                alt=f"{METHOD_NAMES[method]} map of {count:,} images coloured by class, described below")
-    chart.caption(summary)
-    if beside is not None:
-        beside.image(encoded(picture), output_format="PNG", alt=f"Images decoded on a {grid_settings[0]} x "
-                     f"{grid_settings[0]} grid of positions across the {METHOD_NAMES[method]} map",
-                     caption=f"Decoded on a {grid_settings[0]} x {grid_settings[0]} grid of map positions "
-                                      "(top left = the map's top left)", width="stretch")
+    chart.caption(summary + (own_words(kept, current, workbench.class_names) if own else ""))
+    if picture is not None and grid_settings[1]:
+        (chart if own else beside).image(
+            encoded(picture), output_format="PNG", alt=f"Images decoded on a {grid_settings[0]} x "
+            f"{grid_settings[0]} grid of positions across the {METHOD_NAMES[method]} map",
+            caption=f"Decoded on a {grid_settings[0]} x {grid_settings[0]} grid of map positions "
+                    "(top left = the map's top left)", width="stretch")
+    if own:
+        with beside:
+            show_placement(workbench, current)
     fresh = selected_indices(event)
     if len(fresh):
         store_selection(fresh)

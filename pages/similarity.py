@@ -37,7 +37,7 @@ with query_side:
         query_image = workbench.originals([index])
         exclude = int(index)
     else:
-        query_image = uploaded_image("Image (PNG, JPEG, ...)", *workbench.pool.images.shape[1:3])
+        query_image = uploaded_image("Image (PNG, JPEG, ...)", workbench)
         if query_image is None:
             st.stop()
         exclude = None

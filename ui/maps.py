@@ -10,6 +10,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 from PIL import Image
 
+from explorer.placement import Placement
 from explorer.selection import class_counts
 from explorer.trail import Trail
 
@@ -19,6 +20,7 @@ CLASS_COLOURS = tuple(px.colors.qualitative.Safe[:10])
 CLASS_SYMBOLS = ("circle", "square", "diamond")
 UNSELECTED = "rgb(205, 205, 205)"
 KEPT, FLIPPED = "rgb(40, 40, 40)", "rgb(213, 94, 0)"
+OWN = "rgb(0, 0, 0)"
 
 
 # Beside the map, Plotly's legend takes a third of a phone's width and covers points; below, it wraps.
@@ -118,3 +120,31 @@ def add_path(figure: go.Figure, points: np.ndarray) -> None:
         line=dict(color="black", width=2, dash="dot"),
         marker=dict(size=[14] + [7] * (len(points) - 2) + [14], color="black", symbol="circle-open-dot"),
         hovertemplate="step %{text}<extra></extra>"))
+
+
+def add_own_images(figure: go.Figure, coordinates: np.ndarray, kept: list[tuple[int, Placement]],
+                   current: Placement | None) -> None:
+    """The student's own images: kept ones as numbered points, the current one as a star with rings on its
+    nearest map images and, when it was placed with a corruption, an arrow to where its corrupted version lands."""
+    if kept:
+        figure.add_trace(go.Scatter(
+            x=[placement.point[0] for _, placement in kept], y=[placement.point[1] for _, placement in kept],
+            mode="markers+text", name="your kept images", text=[str(number) for number, _ in kept],
+            textposition="top center", textfont=dict(size=14, color=OWN),
+            marker=dict(size=13, symbol="diamond", color="white", line=dict(color=OWN, width=2)),
+            hovertemplate="your image %{text}<extra></extra>"))
+    if current is None:
+        return
+    figure.add_trace(go.Scatter(
+        x=coordinates[current.neighbours, 0], y=coordinates[current.neighbours, 1], mode="markers",
+        name=f"its {len(current.neighbours)} nearest images", hoverinfo="skip",
+        marker=dict(size=13, symbol="circle-open", color=OWN, line=dict(width=2))))
+    if current.corrupted_point is not None:
+        figure.add_trace(go.Scatter(
+            x=[current.point[0], current.corrupted_point[0]], y=[current.point[1], current.corrupted_point[1]],
+            mode="lines+markers", name="your image, corrupted", hoverinfo="skip", line=dict(color=FLIPPED, width=2.5),
+            marker=dict(symbol="arrow", angleref="previous", size=[0, 14], color=FLIPPED)))
+    figure.add_trace(go.Scatter(
+        x=[current.point[0]], y=[current.point[1]], mode="markers", name="your image",
+        marker=dict(size=22, symbol="star", color=OWN, line=dict(color="white", width=2)),
+        hovertemplate="your image<extra></extra>"))

@@ -12,6 +12,7 @@ import subprocess
 import plotly.graph_objects as go
 import streamlit as st
 
+from explorer.card import ModelCard
 from explorer.checkpoint import load_shipped, shipped_cards
 from explorer.datasets import ImageSet, dataset_info, load_dataset
 from explorer.jobs import JobEngine, JobQueue
@@ -55,14 +56,16 @@ def all_images(dataset: str) -> ImageSet:
 def shipped_workbench(name: str) -> Workbench:
     """A shipped model on its dataset's test split."""
     dataset = cards()[name]["dataset"]
-    return Workbench(load_shipped(name).model, test_split(dataset), dataset_info(dataset).class_names)
+    info = dataset_info(dataset)
+    return Workbench(load_shipped(name).model, test_split(dataset), info.class_names, info.style)
 
 
 @st.cache_resource(show_spinner="Loading every image of the dataset...", max_entries=MAX_WHOLE_DATASET_WORKBENCHES)
 def whole_dataset_workbench(name: str) -> Workbench:
     """A shipped model on all of its dataset's images (Fashion-MNIST: 70,000), the test split first."""
     dataset = cards()[name]["dataset"]
-    return Workbench(shipped_workbench(name).model, all_images(dataset), dataset_info(dataset).class_names)
+    shipped = shipped_workbench(name)
+    return Workbench(shipped.model, all_images(dataset), shipped.class_names, shipped.style)
 
 
 @st.cache_resource(show_spinner=False, ttl=60)
@@ -120,4 +123,5 @@ def _card_version(run: str, version: int) -> dict:
 @st.cache_resource(show_spinner="Loading the model...", max_entries=MAX_STORED_WORKBENCHES)
 def _workbench_version(run: str, version: int) -> Workbench:
     stored = run_store().load(run)
-    return Workbench(stored.checkpoint.model, stored.test, stored.class_names)
+    return Workbench(stored.checkpoint.model, stored.test, stored.class_names,
+                     dataset_info(ModelCard(stored.checkpoint.card).dataset).style)

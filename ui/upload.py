@@ -9,10 +9,11 @@ from explorer.checkpoint import check_image_shape, load_checkpoint_bytes
 from explorer.datasets import dataset_info
 from explorer.errors import USER_ERRORS
 from explorer.housekeeping import keep_upload
-from explorer.images import image_from_upload
+from explorer.drawing import from_upload
 from explorer.jobs import Submitter
 from explorer.limits import Limits
 from explorer.run_store import StoredModel
+from explorer.workbench import Workbench
 from ui.active_model import add_workspace_model
 from ui.resources import run_store, test_split
 from ui.training_run import this_client
@@ -53,13 +54,13 @@ def upload_checkpoint_form(where: str) -> None:
     st.rerun()
 
 
-def uploaded_image(label: str, channels: int, size: int) -> torch.Tensor | None:
-    """A user's picture converted to the dataset's form, or None (with a message) until there is a good one."""
-    upload = st.file_uploader(label, type=IMAGE_TYPES)
+def uploaded_image(label: str, workbench: Workbench, key: str | None = None) -> torch.Tensor | None:
+    """A user's picture made like the workbench's images, or None (with a message) until there is a good one."""
+    upload = st.file_uploader(label, type=IMAGE_TYPES, key=key)
     if upload is None:
         return None
     try:
-        return image_from_upload(upload.getvalue(), channels, size)
+        return from_upload(upload.getvalue(), workbench.style, *workbench.pool.images.shape[1:3])
     except USER_ERRORS as error:
         st.error(f"{upload.name}: {error}. Try a PNG or JPEG.")
         return None
