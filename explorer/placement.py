@@ -37,13 +37,16 @@ class Placement:
 
 def place(workbench: Workbench, result: MapResult, images: torch.Tensor, voters: int = VOTERS,
           corruption: Corruption | None = None, seed: int = 0) -> list[Placement]:
-    """Place each of ``images`` (N, C, H, W) on the map; one transform call for all (t-SNE's costs the
-    same for one point as for ten). Neighbours are searched among the map's images, the ones it shows."""
+    """Place each of ``images`` (N, C, H, W) on the map, and with ``corruption`` its corrupted version too, in
+    one transform call (t-SNE's costs about the same for one point as for twenty). Neighbours are searched
+    among the map's images, the ones it shows."""
     count = len(result.coordinates)
     latents = workbench.encode(images)
-    points = result.projector.transform(latents)
-    corrupted_points = (result.projector.transform(workbench.encode(corrupt(images, corruption, seed)))
-                        if corruption is not None else [None] * len(images))
+    corrupted = workbench.encode(corrupt(images, corruption, seed)) if corruption is not None else latents[:0]
+    # One transform for both: each new point is placed against the fixed map alone, not against the others.
+    both = result.projector.transform(np.concatenate([latents, corrupted]))
+    points = both[:len(images)]
+    corrupted_points = both[len(images):] if corruption is not None else [None] * len(images)
     reconstructions = workbench.decode(latents) if workbench.can_decode else None
     scores = ssim(images, reconstructions) if reconstructions is not None else None
     metric = "euclidean" if workbench.can_decode else "cosine"
@@ -51,7 +54,7 @@ def place(workbench: Workbench, result: MapResult, images: torch.Tensor, voters:
     placements = []
     for row, latent in enumerate(latents):
         neighbours, distances = nearest_neighbours(workbench.latents(count), latent, min(voters, count), metric=metric)
-        vote, votes = _majority(labels[neighbours])
+        vote, votes = majority_vote(labels[neighbours])
         placements.append(Placement(
             images[row:row + 1], points[row], neighbours, distances, vote, votes,
             None if reconstructions is None else reconstructions[row:row + 1],
@@ -59,7 +62,7 @@ def place(workbench: Workbench, result: MapResult, images: torch.Tensor, voters:
     return placements
 
 
-def _majority(labels: np.ndarray) -> tuple[int, int]:
+def majority_vote(labels: np.ndarray) -> tuple[int, int]:
     """The most frequent label of neighbours listed nearest first, and its count; a tie goes to the label
     met first (the nearer neighbour's)."""
     counts = np.bincount(labels)
