@@ -131,7 +131,7 @@ def show_placement(workbench: Workbench, placement: Placement | None) -> None:
 
 def own_words(kept: list[tuple[int, Placement]], current: Placement | None, class_names: tuple[str, ...]) -> str:
     """Your own images on the map, in words (for the map's description)."""
-    words = [f" Your kept images {', '.join(str(number) for number, _ in kept)} are numbered diamonds." if kept else ""]
+    words = [f" Your kept images are the numbered diamonds ({', '.join(str(number) for number, _ in kept)})." if kept else ""]
     if current is not None:
         voters = len(current.neighbours)
         words.append(f" Your image is the star at ({current.point[0]:.1f}, {current.point[1]:.1f}); its {voters} "
