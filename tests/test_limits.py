@@ -14,9 +14,10 @@ from PIL import Image
 
 from explorer import datasets
 from explorer.checkpoint import CheckpointError, checkpoint_files, load_checkpoint_bytes, make_card
-from explorer.datasets import DatasetFormatError, read_sign_mnist_csv
+from explorer.datasets import PHOTO, DatasetFormatError, read_sign_mnist_csv
 from explorer.housekeeping import keep_upload
-from explorer.images import ImageFormatError, image_from_upload
+from explorer.drawing import from_upload
+from explorer.images import ImageFormatError
 from explorer.jobs import JobQueue, JobState
 from explorer.lesson import BoardEntry, add_run, start_lesson
 from explorer.limits import LimitReached, Limits, fair_position, run_images
@@ -41,16 +42,17 @@ def test_an_image_past_the_upload_budget_is_refused_from_its_header():
     assert len(strip) < 4_000, "a tiny file declaring a huge picture"
     started = time.perf_counter()
     with pytest.raises(ImageFormatError, match="30000 x 60 pixels; uploads may have at most 10,000 pixels a side"):
-        image_from_upload(strip, 1, 28)
+        from_upload(strip, PHOTO, 1, 28)
     assert time.perf_counter() - started < 1.0
 
 
 PEAK_SCRIPT = """
 import resource, sys
-from explorer.images import image_from_upload
+from explorer.datasets import PHOTO
+from explorer.drawing import from_upload
 data = open(sys.argv[1], "rb").read()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(tuple(image_from_upload(data, 1, 28).shape), (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+print(tuple(from_upload(data, PHOTO, 1, 28).shape), (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
 """
 
 

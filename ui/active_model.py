@@ -82,6 +82,18 @@ def linked_ref(refs: list[ModelRef]) -> ModelRef | None:
     return next((ref for ref in refs if label(ref) == legacy_label), None) if legacy_label else None
 
 
+def follow_linked_model() -> None:
+    """After this session followed a view into its address (a teacher's, see ui/follow.py): the model the address
+    names becomes active; a run this workspace does not have (the teacher's) opens as the board's runs do."""
+    refs = model_refs()
+    key = st.query_params.get(MODEL_PARAM)
+    chosen = linked_ref(refs) if key else default_ref(refs)
+    if chosen is not None:
+        make_active_when_drawn(chosen)
+    elif key and (run_store().status(key) or {}).get("has_model"):
+        open_from_board(key)
+
+
 def put_in_address(chosen: ModelRef | None, default: ModelRef | None) -> None:
     """The active model's id in the address (none for the default model, as for every control at its default)."""
     st.query_params.pop(LEGACY_MODEL_PARAM, None)

@@ -32,8 +32,14 @@ def current_lesson() -> Lesson | None:
 
 
 def teacher_key() -> str | None:
-    """The teacher key in this page's address (the teacher's own link), if any."""
-    return st.query_params.get(TEACHER_PARAM)
+    """The teacher key of the teacher's own link, if this session opened one: kept for the session and put back in
+    the address on every page, as the workspace token is (moving between pages drops what is not bound)."""
+    key = st.query_params.get(TEACHER_PARAM) or st.session_state.get(TEACHER_PARAM)
+    if key:
+        st.session_state[TEACHER_PARAM] = key
+        if st.query_params.get(TEACHER_PARAM) != key:
+            st.query_params[TEACHER_PARAM] = key
+    return key
 
 
 def put_on_board(run: str, group: str | None = None) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.follow import follow_the_teacher
 from ui.page_table import PAGES, page_spec
 from ui.sidebar import render_sidebar
 
@@ -24,10 +25,13 @@ def navigation_pages() -> list:
                     default=spec.default) for spec in PAGES]
 
 
-def draw_frame() -> None:
-    """Page set-up and the sidebar every page shares; app.py calls it before running the page."""
+def draw_frame(page: str) -> None:
+    """Page set-up, the teacher's view for a student following it, and the sidebar every page shares; app.py
+    calls it before running the page (``page``: its url path)."""
     st.set_page_config(page_title="Latent-space explorer", page_icon=":material/scatter_plot:", layout="wide")
     st.session_state[_ENTERED] = st.session_state[_FRAMED_BEFORE] = True
+    st.session_state["current_page"] = page
+    follow_the_teacher(page)
     render_sidebar()
 
 
@@ -37,6 +41,6 @@ def start_page(path: str) -> None:
         st.navigation(navigation_pages(), position="hidden")
         if not st.session_state.get(_FRAMED_BEFORE):
             st.rerun()
-        draw_frame()
+        draw_frame(page_spec(path).url_path)
         st.session_state.pop(_ENTERED)
     st.title(page_spec(path).heading)

@@ -6,6 +6,8 @@ import streamlit as st
 from explorer.models import model_info
 from ui.training_run import adopt_finished_run, render_sidebar_status
 from ui.active_model import active_card, choose_model_in_sidebar
+from ui.board import current_lesson
+from ui.follow import present_controls
 from ui.upload import upload_checkpoint_form
 from ui.workspace import damaged_notice
 
@@ -19,5 +21,6 @@ def render_sidebar() -> None:
         info = model_info(card.model_id)
         st.caption(f"**{info.seed_system or 'ours'}** · {info.description} · dataset **{card.dataset}**")
         render_sidebar_status()
+        present_controls(current_lesson())
         with st.expander("Upload a checkpoint"):
             upload_checkpoint_form("sidebar")
