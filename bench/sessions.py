@@ -17,6 +17,8 @@ import argparse
 import asyncio
 import base64
 import json
+import os
+import re
 import statistics
 import sys
 import time
@@ -328,6 +330,124 @@ def measure_board(students: int = 30, think: float = 5.0) -> dict:
             "board_refresh_p95_s": _percentile(refreshes, 95), "six_runs_done_s": finished, "peak_rss_mb": peak}
 
 
+class Follower(Student):
+    """A student on a lesson's link: their browser reruns the following bar's fragment every 2 s (as Chromium does
+    for ``run_every``) and moves to the view the bar sends it to, as history navigation (Back/Forward) does."""
+
+    def __init__(self, number: int, url: str):
+        super().__init__(number, url)
+        self.bar = ""  # the following bar's fragment id
+        self.target: str | None = None  # where the bar's script sent the browser
+        self.away = False
+
+    def _note_element(self, element, fragment_id: str) -> list[str]:
+        kind = element.WhichOneof("type")
+        if kind == "alert" and "Following the teacher" in element.alert.body:
+            self.bar = fragment_id
+        elif kind == "alert" and "stepped away" in element.alert.body:
+            self.bar, self.away = fragment_id, True
+        elif kind == "html" and "pushState" in element.html.body:
+            self.target = json.loads(re.search(r'pushState\(\{\}, "", (".*?")\)', element.html.body).group(1))
+        return super()._note_element(element, fragment_id)
+
+    async def rerun(self, page: str | None = None, query: str = "", fragment: str = "", history: bool = False
+                    ) -> list[str]:
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+
+        message = BackMsg()
+        state = message.rerun_script
+        if page is not None:
+            self.page_hash = self.pages.get(page, self.page_hash)
+            state.page_name, state.query_string = page, query
+        state.page_script_hash = self.page_hash
+        state.fragment_id = fragment
+        state.is_auto_rerun = bool(fragment)
+        state.is_history_navigation = history
+        await self.socket.send(message.SerializeToString())
+        return await self._read_until_finished()
+
+
+async def follow(number: int, url: str, code: str, published: dict[int, float], arrivals: list[float],
+                 polls: list[float], errors: list[str], done: asyncio.Event) -> None:
+    """One follower for the whole scenario: open the lesson's link, then poll and follow until ``done``."""
+    async with Follower(number, url) as follower:
+        errors += await follower.rerun("", f"lesson={code}")
+        await asyncio.sleep(np.random.default_rng(number).uniform(0, POLL_SECONDS))
+        while not done.is_set():
+            started = time.perf_counter()
+            errors += await follower.rerun(fragment=follower.bar)
+            polls.append(time.perf_counter() - started)
+            if follower.target is not None:
+                path, _, query = follower.target.partition("?")
+                version = max(published)
+                follower.target = None
+                errors += await follower.rerun(path.strip("/"), query, history=True)
+                arrivals.append(time.perf_counter() - published[version])
+            if follower.away:
+                errors.append(f"follower {number} was counted as stepped away")
+                follower.away = False
+            await asyncio.sleep(POLL_SECONDS)
+
+
+POLL_SECONDS = 2.0
+FOLLOWED_VIEWS = (("latent", {}), ("latent", {"method": ["UMAP"]}), ("reconstruct", {"corruption": ["Gaussian noise"]}),
+                  ("reconstruct", {"corruption": ["Gaussian noise"], "sigma": ["0.5"]}))
+
+
+async def _cpu_share(pid: int, seconds: float) -> float:
+    """The server's share of all cores over ``seconds`` of waiting."""
+    cpu_before, started = _server_cpu_seconds(pid), time.perf_counter()
+    await asyncio.sleep(seconds)
+    return (_server_cpu_seconds(pid) - cpu_before) / (time.perf_counter() - started) / (os.cpu_count() or 1)
+
+
+def measure_following(students: int = 30, idle_seconds: float = 30.0, views=FOLLOWED_VIEWS) -> dict:
+    """``students`` followers of a presenting teacher: the server's CPU while nothing changes (their polls), then
+    how long each change of the teacher's view takes to reach each follower's finished page. The teacher's
+    publishing is the library call their page makes (one small file); the pages are warmed first, so a change
+    costs what a cached view costs."""
+    import tempfile
+
+    from explorer.lesson import start_lesson
+    from explorer.presentation import View, present
+    from explorer.run_store import STORE_ENV, RunStore
+
+    async def scenario(url: str, store: RunStore, pid: int) -> dict:
+        lesson, key = start_lesson(store)
+        published = {present(store, lesson, key, View("", {})).version: time.perf_counter()}
+        async with Student(-1, url) as warm:  # every followed view once, so the changes meet warm caches
+            await warm.do(Interaction("open the start page", page=""))
+            for page, params in views:
+                await warm.do(Interaction(f"warm {page}", page=page, query="&".join(
+                    f"{k}={v}" for k, values in params.items() for v in values)))
+        quiet_cpu = await _cpu_share(pid, idle_seconds)  # the server alone, warm, nobody polling
+        arrivals, polls, errors, done = [], [], [], asyncio.Event()
+        followers = [asyncio.create_task(follow(n, url, lesson.code, published, arrivals, polls, errors, done))
+                     for n in range(students)]
+        await asyncio.sleep(POLL_SECONDS * 2)
+        idle_cpu = await _cpu_share(pid, idle_seconds)
+        for page, params in views:
+            expected = len(arrivals) + students
+            view = present(store, lesson, key, View(page, params))
+            published[view.version] = time.perf_counter()
+            deadline = time.perf_counter() + 120
+            while len(arrivals) < expected and time.perf_counter() < deadline:
+                await asyncio.sleep(0.2)
+            if len(arrivals) < expected:
+                errors.append(f"{expected - len(arrivals)} followers did not reach {page} {params} in 120 s")
+        done.set()
+        await asyncio.gather(*followers)
+        return {"students": students, "idle_cpu_share": idle_cpu, "quiet_cpu_share": quiet_cpu,
+                "poll_p95_s": _percentile(polls, 95), "arrival_p50_s": statistics.median(arrivals),
+                "arrival_p95_s": _percentile(arrivals, 95), "changes": len(views), "errors": len(errors),
+                "error_messages": sorted(set(errors))[:5]}
+
+    with tempfile.TemporaryDirectory() as folder:
+        store = RunStore(folder, cap_bytes=2**31)
+        with running_app(environment={STORE_ENV: folder}) as (url, server):
+            return asyncio.run(scenario(url, store, server.pid))
+
+
 def _percentile(values: list[float], percent: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(percent / 100 * len(ordered) + 0.5) - 1))]
@@ -361,6 +481,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = [measure(n, think, passes) for think in args.think for n in args.students
             if think == 0 or n == max(args.students)]
     print_table(rows)
+    following = measure_following(3, 6.0, FOLLOWED_VIEWS[:2]) if args.tiny else measure_following(max(args.students))
+    print(f"following a presenting teacher, {following['students']} followers: server CPU while nothing changes "
+          f"{following['idle_cpu_share']:.1%} of {os.cpu_count()} cores against {following['quiet_cpu_share']:.1%} with "
+          f"nobody polling (their polls take p95 {following['poll_p95_s']:.3f} s each), a change reaches a follower's finished page in p50 {following['arrival_p50_s']:.2f} s, p95 "
+          f"{following['arrival_p95_s']:.2f} s over {following['changes']} changes (targets: polls add <= 5 %, p95 <= 3 s); "
+          f"errors {following['errors']} {following['error_messages']}")
     training = {} if args.skip_training else measure_while_training()
     board = {} if args.skip_training else measure_board(max(args.students), max(args.think))
     if board:
@@ -377,8 +503,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{row['students']} students, errors: {row['error_messages']}")
     if args.json:
         with open(args.json, "w") as file:
-            json.dump({"classes": rows, "while_training": training, "board": board}, file, indent=2)
-    return 1 if any(row["errors"] for row in rows) else 0
+            json.dump({"classes": rows, "while_training": training, "board": board, "following": following}, file,
+                      indent=2)
+    return 1 if any(row["errors"] for row in rows) or following["errors"] else 0
 
 
 if __name__ == "__main__":

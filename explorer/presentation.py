@@ -20,7 +20,7 @@ from .lesson import Lesson, NotTheTeacher
 from .run_store import RunStore
 from .workspace import TOKEN_PATTERN
 
-RECENT_SECONDS = 15.0
+RECENT_SECONDS = 25.0
 FOLLOWING, AWAY = "following", "away"
 
 
@@ -85,11 +85,19 @@ def new_follower_id() -> str:
 
 
 def note_follower(store: RunStore, code: str, follower: str, following: bool) -> None:
-    folder = _view_file(store, code).with_suffix(".followers")
+    """Say the follower is still here (its note's time) and whether it follows; a note that has not changed is
+    only touched. Notes are not worth an fsync each: a lost one is written again within seconds."""
     if not TOKEN_PATTERN.fullmatch(follower):
         raise ValueError(f"{follower!r} is not a follower id")
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(folder / follower, (FOLLOWING if following else AWAY).encode())
+    note = _view_file(store, code).with_suffix(".followers") / follower
+    state = FOLLOWING if following else AWAY
+    try:
+        if note.read_text() == state:
+            os.utime(note)
+            return
+    except FileNotFoundError:
+        note.parent.mkdir(parents=True, exist_ok=True)
+    note.write_text(state)
 
 
 def follower_counts(store: RunStore, code: str, now: float | None = None) -> tuple[int, int]:

@@ -36,6 +36,9 @@ def test_the_class_lesson_runs_every_step_for_three_students(tmp_path):
     assert lesson["students"] == 3 and lesson["errors"] == 0, lesson["error_messages"]
     assert set(lesson["steps"]) == {step.name for step in LESSON}
     assert all(seconds > 0 for seconds in lesson["steps"].values())
+    following = json.loads((tmp_path / "s.json").read_text())["following"]
+    assert following["errors"] == 0, following["error_messages"]
+    assert following["students"] == 3 and 0 < following["arrival_p50_s"] <= following["arrival_p95_s"]
 
 
 def test_the_replay_study_runs_through_the_queue_and_reports_each_epoch(tmp_path):

@@ -26,7 +26,7 @@ from ui.workspace import PRIVATE_PARAMS, WORKSPACE_PARAM
 
 NOT_IN_A_VIEW = (*PRIVATE_PARAMS, LESSON_PARAM)
 POLL_SECONDS = 2.0
-NOTE_SECONDS = 5.0
+NOTE_SECONDS = 10.0
 PRESENTING = "presenting"
 FOLLOW = "follow_the_teacher"  # this session's following: see ``Following``
 
@@ -41,6 +41,7 @@ class Following:
         self.shown: View | None = None
         self.follower = new_follower_id()
         self.noted = 0.0
+        self.noted_as: bool | None = None
         self.stamp: int | None = None
         self.presented: View | None = None
 
@@ -103,9 +104,9 @@ def following_bar(code: str) -> None:
     state: Following = st.session_state[FOLLOW]
     shown = _presented(state, code)
     now = time.monotonic()
-    if now - state.noted > NOTE_SECONDS:
+    if now - state.noted > NOTE_SECONDS or state.noted_as != state.following:
         note_follower(run_store(), code, state.follower, state.following)
-        state.noted = now
+        state.noted, state.noted_as = now, state.following
     if shown is None:
         return
     if state.following:
