@@ -104,9 +104,11 @@ def mischief(url: str, files: dict[str, Path], tabs: int) -> dict:
                     queued += 1
                 page.context.close()  # a closed tab's run still waits its turn for minutes
             page = new_page()
-            page.goto(f"{url}/experiments")
+            page.goto(f"{url}/latent?layers=Your+own+image")
             wait_until_idle(page)
-            _uploader(page, "Any image").set_input_files(str(files["image"]))
+            page.locator("[data-testid='stButtonGroup'] button:has-text('File')").click()
+            wait_until_idle(page)
+            _uploader(page, "An image file").set_input_files(str(files["image"]))
             said["oversized image"] = _said(page, REFUSALS["oversized image"])
             page.get_by_text("Upload a checkpoint", exact=True).first.click()
             _uploader(page, "Weights").first.set_input_files(str(files["weights"]))

@@ -130,9 +130,10 @@ def test_the_vote_goes_to_the_commonest_label_and_a_tie_to_the_nearer_neighbour(
 
 # --- In a real browser -------------------------------------------------------------------------------
 
-TROUSER = [[(0.40, 0.08), (0.34, 0.92)], [(0.60, 0.08), (0.66, 0.92)], [(0.38, 0.08), (0.62, 0.08)]]
-SHOE = [[(0.08, 0.55), (0.5, 0.6), (0.92, 0.72), (0.92, 0.82), (0.08, 0.82), (0.08, 0.55)],
-        [(0.08, 0.55), (0.14, 0.35), (0.35, 0.4)]]
+# Each drawing is whole strokes: every stroke's end is placed, so a test waits for the stroke it drew.
+TROUSER_OUTLINE = [[(0.34, 0.92), (0.40, 0.08), (0.60, 0.08), (0.66, 0.92)]]
+TROUSER_LEGS = [[(0.5, 0.08), (0.5, 0.45)]]
+SHOE = [[(0.35, 0.4), (0.14, 0.35), (0.08, 0.55), (0.08, 0.82), (0.92, 0.82), (0.92, 0.72), (0.5, 0.6), (0.08, 0.55)]]
 VOTE = "[data-testid='stMain'] [data-testid='stMarkdown']:has-text('nearest test images vote')"
 RECONSTRUCTION = "img[alt^=\"the model's reconstruction of your image\"]"
 
@@ -155,6 +156,18 @@ def placement_once_moved(page, previous: tuple, timeout_s: float = 60) -> tuple:
     raise AssertionError(f"the star stayed at {previous[0]} for {timeout_s:.0f} s")
 
 
+def placement_once_at(page, expected: list, timeout_s: float = 60) -> tuple:
+    """The placement shown once the star is at ``expected``: undo and redo redraw the canvas object by object,
+    and each intermediate canvas may be placed on the way."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        wait_until_idle(page, quiet_seconds=0.5)
+        shown = shown_placement(page)
+        if shown[0] and np.allclose(shown[0], expected, atol=1e-4):
+            return shown
+    raise AssertionError(f"the star went to {shown_placement(page)[0]}, not back to {expected}")
+
+
 @pytest.fixture(scope="module")
 def drawing_page(app_url):
     with chromium_page() as page:
@@ -168,15 +181,15 @@ def drawing_page(app_url):
 def test_strokes_on_the_canvas_place_the_drawing_and_a_new_drawing_moves_it(drawing_page):
     page = drawing_page
     page.locator("canvas.upper-canvas").last.wait_for()
-    draw_on_canvas(page, TROUSER[:2])
-    two_strokes = placement_once_moved(page, ([], "", None))
-    draw_on_canvas(page, TROUSER[2:])
-    trouser = placement_once_moved(page, two_strokes)
-    assert trouser[2] != two_strokes[2], "each stroke's end moves the star and redraws the reconstruction"
+    draw_on_canvas(page, TROUSER_OUTLINE)
+    outline = placement_once_moved(page, ([], "", None))
+    draw_on_canvas(page, TROUSER_LEGS)
+    trouser = placement_once_moved(page, outline)
+    assert trouser[2] != outline[2], "each stroke's end moves the star and redraws the reconstruction"
     page.get_by_role("button", name="Undo").click()
-    assert np.allclose(placement_once_moved(page, trouser)[0], two_strokes[0], atol=1e-4), "undo puts it back"
+    placement_once_at(page, outline[0])  # undo puts it back
     page.get_by_role("button", name="Redo").click()
-    placement_once_moved(page, two_strokes)
+    placement_once_at(page, trouser[0])
     page.get_by_role("button", name="Keep it on the map").click()
     wait_until_idle(page)
     assert np.allclose(map_trace(page, "your kept images"), trouser[0], atol=1e-4)
