@@ -115,7 +115,8 @@ class Lesson:
         return TEMPLATES.get(self.template or "", {})
 
 
-def _file(store: RunStore, code: str) -> Path:
+def lesson_file(store: RunStore, code: str) -> Path:
+    """The lesson's file; what is kept beside it (a presented view) takes its name with another suffix."""
     if not TOKEN_PATTERN.fullmatch(code or ""):
         raise ValueError(f"{code!r} is not a lesson code")
     return store.root / "lessons" / f"{code}.json"
@@ -138,7 +139,7 @@ def start_lesson(store: RunStore, template: str | None = None) -> tuple[Lesson, 
 def load_lesson(store: RunStore, code: str) -> Lesson | None:
     """The lesson, or None when no lesson has this code (or its file cannot be read at all)."""
     try:
-        saved = json.loads(_file(store, code).read_text())
+        saved = json.loads(lesson_file(store, code).read_text())
         lesson = Lesson(code, saved.get("template"), [], str(saved.get("teacher", "")), bool(saved.get("ended")),
                         {str(run): plain_name(title) for run, title in dict(saved.get("titles", {})).items()},
                         [str(run) for run in saved.get("removed", [])])
@@ -157,7 +158,7 @@ def load_lesson(store: RunStore, code: str) -> Lesson | None:
 
 
 def _save(store: RunStore, lesson: Lesson) -> None:
-    atomic_write(_file(store, lesson.code), json.dumps({
+    atomic_write(lesson_file(store, lesson.code), json.dumps({
         "template": lesson.template, "teacher": lesson.teacher_digest, "ended": lesson.ended,
         "titles": lesson.titles, "removed": lesson.removed, "entries": [asdict(e) for e in lesson.entries]}).encode())
 

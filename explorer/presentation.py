@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .files import atomic_write
-from .lesson import Lesson, NotTheTeacher
+from .lesson import Lesson, NotTheTeacher, lesson_file
 from .run_store import RunStore
 from .workspace import TOKEN_PATTERN
 
@@ -35,9 +35,7 @@ class View:
 
 
 def _view_file(store: RunStore, code: str) -> Path:
-    if not TOKEN_PATTERN.fullmatch(code or ""):
-        raise ValueError(f"{code!r} is not a lesson code")
-    return store.root / "lessons" / f"{code}.view"
+    return lesson_file(store, code).with_suffix(".view")
 
 
 def present(store: RunStore, lesson: Lesson, teacher_key: str | None, view: View) -> View:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.board import current_lesson
 from ui.follow import follow_the_teacher
 from ui.page_table import PAGES, page_spec
 from ui.sidebar import render_sidebar
@@ -30,9 +31,9 @@ def draw_frame(page: str) -> None:
     calls it before running the page (``page``: its url path)."""
     st.set_page_config(page_title="Latent-space explorer", page_icon=":material/scatter_plot:", layout="wide")
     st.session_state[_ENTERED] = st.session_state[_FRAMED_BEFORE] = True
-    st.session_state["current_page"] = page
-    follow_the_teacher(page)
-    render_sidebar()
+    lesson = current_lesson()
+    follow_the_teacher(page, lesson)
+    render_sidebar(lesson)
 
 
 def start_page(path: str) -> None:

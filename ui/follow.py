@@ -27,7 +27,7 @@ from ui.workspace import PRIVATE_PARAMS, WORKSPACE_PARAM
 NOT_IN_A_VIEW = (*PRIVATE_PARAMS, LESSON_PARAM)
 POLL_SECONDS = 2.0
 NOTE_SECONDS = 10.0
-PRESENTING = "presenting"
+PRESENTING, PUBLISHED = "presenting", "published_view"
 FOLLOW = "follow_the_teacher"  # this session's following: see ``Following``
 
 
@@ -63,6 +63,7 @@ def present_controls(lesson: Lesson | None) -> None:
         class_following(lesson.code)
     elif was_on:
         stop_presenting(run_store(), lesson, teacher_key())
+        st.session_state.pop(PUBLISHED, None)
 
 
 @st.fragment(run_every=5)
@@ -72,18 +73,21 @@ def class_following(code: str) -> None:
 
 
 def publish(page: str) -> None:
-    """After a run of the teacher's page: its view goes to the lesson if it changed."""
+    """After a run of the teacher's page: its view goes to the lesson if it differs from the one last published
+    (a run that changed nothing reads and writes nothing)."""
     if not st.session_state.get(PRESENTING):
+        return
+    view = current_view(page)
+    if view.same_as(st.session_state.get(PUBLISHED)):
         return
     lesson = current_lesson()
     if lesson is not None and not lesson.ended:
-        present(run_store(), lesson, teacher_key(), current_view(page))
+        st.session_state[PUBLISHED] = present(run_store(), lesson, teacher_key(), view)
 
 
-def follow_the_teacher(page: str) -> None:
+def follow_the_teacher(page: str, lesson: Lesson | None) -> None:
     """Before a student's page is drawn: notice whether they stepped away, bring the teacher's model along after
     a move, and show the bar whose fragment polls the lesson."""
-    lesson = current_lesson()
     if lesson is None or lesson.ended or lesson.is_teacher(teacher_key()):
         return
     state: Following = st.session_state.setdefault(FOLLOW, Following())
@@ -138,7 +142,7 @@ def _go_to(state: Following, view: View) -> None:
     own = {WORKSPACE_PARAM: st.query_params.get(WORKSPACE_PARAM, ""), LESSON_PARAM: st.query_params.get(LESSON_PARAM, "")}
     query = urlencode([*((key, value) for key, values in view.params.items() for value in values),
                        *((key, value) for key, value in own.items() if value)])
-    target = f"{_app_root()}{view.page}?{query}"
+    target = f"{_app_root(state.shown.page if state.shown else '')}{view.page}?{query}"
     st.html(f"""<script>
         window.parent.history.pushState({{}}, "", {json.dumps(target)});
         window.parent.dispatchEvent(new PopStateEvent("popstate", {{state: {{}}}}));
@@ -146,10 +150,9 @@ def _go_to(state: Following, view: View) -> None:
     </script>""", unsafe_allow_javascript=True, width="content")
 
 
-def _app_root() -> str:
-    """The app's path on its server ('/' here, '/some/prefix/' behind a proxy), from this page's address."""
+def _app_root(page: str) -> str:
+    """The app's path on its server ('/' here, '/some/prefix/' behind a proxy), from the address of ``page``."""
     path = urlparse(st.context.url or "/").path
-    page = st.session_state.get("current_page", "")
     if page and path.rstrip("/").endswith("/" + page):
         path = path.rstrip("/")[: -len(page)]
     return path if path.endswith("/") else path + "/"
