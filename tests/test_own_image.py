@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from bench.browser import CHROMIUM, CHROMIUM_FLAGS, MAP, chromium_page, draw_on_canvas, map_trace, wait_until_idle
 from browser_steps import ARTIFACTS, EXCEPTION, needs_chromium
@@ -228,6 +229,19 @@ def fake_camera_video(path, picture: np.ndarray, frames: int = 5) -> None:
             video.write(b"FRAME\n" + frame.tobytes() + chroma + chroma)
 
 
+def take_photo(page, attempts: int = 5) -> None:
+    """Press Take Photo until the photo is taken: Streamlit enables the button when the stream starts, but
+    react-webcam gives no picture until the video has a frame's size, and a press before that does nothing."""
+    for _ in range(attempts):
+        page.get_by_role("button", name="Take Photo").click()
+        try:
+            page.get_by_role("button", name="Clear photo").wait_for(timeout=5_000)
+            return
+        except PlaywrightTimeout:
+            pass
+    raise AssertionError(f"no photo was taken after {attempts} presses of Take Photo")
+
+
 @needs_chromium
 def test_a_photo_from_the_camera_is_placed_on_the_map(app_url, drawing_page, tmp_path, fashion):
     trouser = next(index for index in range(100) if fashion.pool.labels[index] == 1)
@@ -248,7 +262,7 @@ def test_a_photo_from_the_camera_is_placed_on_the_map(app_url, drawing_page, tmp
         page.wait_for_function("""() => { const video = document.querySelector("[data-testid='stCameraInput'] video");
                                          return video && video.readyState >= 2 && video.videoWidth > 0; }""",
                                timeout=60_000)
-        page.get_by_role("button", name="Take Photo").click()
+        take_photo(page)
         placement_once_moved(page, ([], "", None))
         page.screenshot(path=str(ARTIFACTS / "own-image-camera.png"), full_page=True)
         assert len(map_trace(page, "your image")) == 1
