@@ -23,7 +23,6 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
-from enum import Enum
 from operator import methodcaller
 from typing import Callable, Collection, ContextManager
 
@@ -34,7 +33,7 @@ from .housekeeping import make_room, reserve
 from .limits import Limits, Turns, fair_position
 from .models import model_info
 from .replay import ProbeRecorder, choose_probe
-from .run_store import RunStore, StoredModel
+from .run_store import JobState, RunStore, StoredModel, is_active
 from .runs import TrainingFailed, TrainingRequest, run_id, train_checkpoint
 from .training import EpochReport, StepReport
 from .workspace import owner_of
@@ -52,20 +51,6 @@ log = logging.getLogger(__name__)
 def default_slots() -> int:
     """Concurrent runs a machine affords: one per two cores, at least one."""
     return max(1, (os.cpu_count() or 2) // 2)
-
-
-class JobState(str, Enum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    FINISHED = "finished"
-    STOPPED = "stopped"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-    INTERRUPTED = "interrupted"
-
-    @property
-    def active(self) -> bool:
-        return self in (JobState.QUEUED, JobState.RUNNING)
 
 
 @dataclass
@@ -100,6 +85,11 @@ class RunStatus:
     ahead: int = 0  # while queued: the runs training now plus those queued before it; else 0
     watchers: int = 0
     has_model: bool = False
+
+    @property
+    def ended_with_model(self) -> bool:
+        """Finished, or stopped with its best weights: a model to explore or compare."""
+        return self.has_model and not self.state.active
 
 
 @dataclass(frozen=True)
@@ -337,7 +327,7 @@ def stop_or_leave(run: RunExecution, watcher: str, end: Callable[[RunExecution],
 def stale_status(store: RunStore, run: str, stored: dict | None) -> dict | None:
     """A status file still saying queued or training for a run no engine holds any more (its end could not be
     written) is ended as failed, once; other statuses come back unchanged."""
-    if not stored or stored.get("state") not in ("queued", "running"):
+    if not is_active(stored):
         return stored
     ended = {**stored, "state": JobState.FAILED.value, "has_model": False,
              "message": "The run ended without saving its result (the server could not write it); nothing was kept."}

@@ -32,10 +32,10 @@ from rq import Queue, Worker, get_current_job
 from rq.serializers import JSONSerializer
 
 from .housekeeping import make_room
-from .jobs import (ABANDONED_AFTER_SECONDS, CANCELLED_WAITING, JobEngine, JobState, Progress, RunExecution, RunStatus,
-                   Submitter, stored_status)
+from .jobs import (ABANDONED_AFTER_SECONDS, CANCELLED_WAITING, JobEngine, Progress, RunExecution, RunStatus, Submitter,
+                   stored_status)
 from .limits import Limits, fair_position
-from .run_store import RunStore
+from .run_store import JobState, RunStore, is_active
 from .runs import TrainingRequest
 
 URL_ENV, QUEUE_ENV = "REDIS_URL", "EXPLORER_QUEUE"
@@ -242,11 +242,11 @@ class RedisJobQueue(JobEngine):
     def _notice_lost(self, run: str, stored: dict | None) -> bool:
         """A worker failure, a dead worker or an emptied Redis, turned into the run's state in the store
         (True when it rewrote the run's status)."""
-        if not stored or stored.get("state") not in ("queued", "running"):
+        if not is_active(stored):
             return False
         failure = self.redis.get(_key("failure", run))
         if failure:
-            self.store.write_status(run, **{**stored, "state": "failed", "message": failure.decode()})
+            self.store.write_status(run, **{**stored, "state": JobState.FAILED.value, "message": failure.decode()})
             self.redis.delete(_key("failure", run))
             self._execution(run).forget()
             return True
@@ -262,9 +262,9 @@ class RedisJobQueue(JobEngine):
 
     def _loss(self, run: str, stored: dict | None) -> str | None:
         """"worker" if the worker training it stopped beating, "redis" if Redis no longer knows the run."""
-        if not stored or stored.get("state") not in ("queued", "running"):
+        if not is_active(stored):
             return None
-        if stored["state"] == "running" and not self.redis.exists(_key("alive", run)):
+        if stored["state"] == JobState.RUNNING and not self.redis.exists(_key("alive", run)):
             return "worker"
         if not self.redis.sismember(ACTIVE, run) and time.time() - stored.get("updated", 0) > ALIVE_SECONDS:
             return "redis"
@@ -280,13 +280,13 @@ class RedisJobQueue(JobEngine):
         during = f" during epoch {epoch}" if epoch else ""
         self.redis.delete(_key("missing", run))
         if loss == "worker" and int(self.redis.hget(_key("attempts", run), "count") or 0) < ATTEMPTS:
-            self.store.write_status(run, **{**stored, "state": "queued", "epoch": 0, "history": [], "message":
+            self.store.write_status(run, **{**stored, "state": JobState.QUEUED.value, "epoch": 0, "history": [], "message":
                                     f"Its worker stopped{during}; queued again from the start."})
             self.redis.delete(_key("progress", run), _key("live", run))
             self._enqueue(run)
             return
         reason = "the job queue (Redis) restarted" if loss == "redis" else f"its worker stopped{during}, twice"
-        self.store.write_status(run, **{**stored, "state": "interrupted", "message":
+        self.store.write_status(run, **{**stored, "state": JobState.INTERRUPTED.value, "message":
                                 f"Interrupted: {reason}, so nothing was kept. Press Train to run it again."})
         self.store.drop_sources(run)
         self._execution(run).forget()

@@ -30,6 +30,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Collection, Iterator
 
@@ -51,7 +52,27 @@ DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "store"
 # A quick run of S4 is about 0.15 MB (its replay included); a full Fashion-MNIST run 4 MB of test images plus
 # 0.2-13 MB of weights and 1-3 MB of replay.
 DEFAULT_CAP_MB = 2048
-ACTIVE_STATES = ("queued", "running")
+
+
+class JobState(str, Enum):
+    """Where a run is in its life, as its status file says (``state``) and its page shows it."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def active(self) -> bool:
+        return self in (JobState.QUEUED, JobState.RUNNING)
+
+
+def is_active(status: dict | None) -> bool:
+    """A status record of a run queued or training now (or left so by a server that stopped)."""
+    return bool(status) and JobState(status["state"]).active
 
 
 class RunNotFound(LookupError):
@@ -165,13 +186,13 @@ class RunStore:
             for key, data in request.sources.items():
                 atomic_write(folder / "sources" / key, data)
         atomic_write(folder / "request.json", json.dumps(request_record(request), indent=2).encode())
-        self.write_status(run, state="queued", name=request.name or request.model, origin="trained", owner=owner,
+        self.write_status(run, state=JobState.QUEUED.value, name=request.name or request.model, origin="trained", owner=owner,
                           holder=holder or owner)
 
     def reusable(self, run: str) -> bool:
         """The run ended with weights (finished, or stopped and kept its best): an identical request joins it."""
         status = self.status(run) or {}
-        return bool(status.get("has_model")) and status.get("state") not in ACTIVE_STATES
+        return bool(status.get("has_model")) and not is_active(status)
 
     def training_request(self, run: str) -> TrainingRequest:
         """The request as ``start`` kept it, uploaded files included (for a worker)."""
@@ -239,7 +260,7 @@ class RunStore:
         run = digest.hexdigest()[:ID_LENGTH]
         if not self.has_model(run):
             self.save_model(run, model)
-            self.write_status(run, state="finished", name=model.checkpoint.card.get("name") or "uploaded",
+            self.write_status(run, state=JobState.FINISHED.value, name=model.checkpoint.card.get("name") or "uploaded",
                               origin="uploaded", has_model=True, message="uploaded", owner=owner,
                               holder=holder or owner)
         self.touch(run)
@@ -284,7 +305,7 @@ class RunStore:
         for run in self.run_ids():
             status = self.status(run) or {}
             usage.append(RunUsage(run, self.size(run), status.get("owner", ""), status.get("holder", ""),
-                                  status.get("state") in ACTIVE_STATES, self.last_used(run)))
+                                  is_active(status), self.last_used(run)))
         return usage
 
     def keep_under_cap(self, protected: Collection[str] = (), recent_seconds: float = 0.0) -> list[str]:
@@ -322,9 +343,9 @@ class RunStore:
         interrupted = []
         for run in self.run_ids():
             status = self.status(run)
-            if status and status.get("state") in ACTIVE_STATES:
+            if is_active(status):
                 epoch = status.get("epoch", 0)
-                self.write_status(run, **{**status, "state": "interrupted", "message":
+                self.write_status(run, **{**status, "state": JobState.INTERRUPTED.value, "message":
                                   f"Interrupted: the server stopped{f' during epoch {epoch}' if epoch else ''}, "
                                   "so nothing was kept. Press Train to run it again."})
                 interrupted.append(run)

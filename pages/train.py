@@ -5,7 +5,7 @@ import streamlit as st
 from explorer.card import ModelCard
 from explorer.datasets import dataset_info, list_datasets, sign_mnist_uploads
 from explorer.errors import USER_ERRORS
-from explorer.jobs import JobState
+from explorer.run_store import JobState
 from explorer.models import list_models
 from explorer.runs import (S3_CORRUPTIONS, SEED_PRESETS, TrainingRequest, preset_request, preset_takes_corruption,
                            quick_variant)
@@ -17,7 +17,7 @@ from ui.training_run import (POLL_SECONDS, cancel_my_run, my_run, status_line, s
 from ui.board import show_on_board, shown_on_board
 from ui.replay import REPLAY_WORDS, live_probe_figure
 from ui.resources import run_store, stored_card, stored_replay
-from ui.train_form import DEFAULT_NOISE_LEVEL, NOISE_KINDS, form_values, request_from_form
+from ui.train_form import DEFAULT_NOISE_LEVEL, FORM_KEYS, NOISE_KINDS, form_values, request_from_form
 from ui.upload import upload_checkpoint_form
 from ui.workspace import save, workspace
 
@@ -25,9 +25,6 @@ start_page("pages/train.py")
 MODELS = {info.model_id: info for info in list_models()}
 DATASETS = {info.name: info for info in list_datasets()}
 SUBSETS = [500, 1000, 2000, 5000, 10000, 20000, "all"]
-FORM_KEYS = ("train_preset", "train_quick", "train_s3", "train_model", "train_dataset", "train_subset", "train_epochs",
-             "train_batch", "train_lr", "train_decay", "train_schedule", "train_bf16", "train_flip", "train_noise",
-             "train_level", "train_classes", "train_steps", "train_seed", "train_name")
 kept = workspace()
 
 

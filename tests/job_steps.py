@@ -8,9 +8,9 @@ import numpy as np
 
 from explorer.checkpoint import Checkpoint, make_card
 from explorer.datasets import ImageSet
-from explorer.jobs import JobQueue, JobState
+from explorer.jobs import JobQueue
 from explorer.models import create_model
-from explorer.run_store import RunStore, StoredModel
+from explorer.run_store import JobState, RunStore, StoredModel
 from explorer.runs import TrainingRequest, run_id
 
 LONG = TrainingRequest("s4-conv-392", "digits", settings={"epochs": 200}, subset=300)

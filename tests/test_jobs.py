@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from bench.services import REDIS_SERVER
-from explorer.jobs import ABANDONED_AFTER_SECONDS, JobQueue, JobState
+from explorer.jobs import ABANDONED_AFTER_SECONDS, JobQueue
 from explorer.redis_jobs import RedisJobQueue
-from explorer.run_store import RunStore
+from explorer.run_store import JobState, RunStore
 from explorer.runs import TrainingRequest, run_id
 from job_steps import LONG, SHORT, ended, state_of, wait_for
 from redis_engine import forget_runs

@@ -18,12 +18,12 @@ from explorer.datasets import PHOTO, DatasetFormatError, read_sign_mnist_csv
 from explorer.housekeeping import keep_upload
 from explorer.drawing import from_upload
 from explorer.images import ImageFormatError
-from explorer.jobs import JobQueue, JobState
+from explorer.jobs import JobQueue
 from explorer.lesson import BoardEntry, add_run, start_lesson
 from explorer.limits import LimitReached, Limits, fair_position, run_images
 from explorer.models import create_model
 from explorer.names import plain_name
-from explorer.run_store import RunStore
+from explorer.run_store import JobState, RunStore
 from explorer.runs import TrainingRequest
 from job_steps import LONG, SHORT, finished_run, stored_model, wait_for
 from redis_engine import forget_runs, needs_redis

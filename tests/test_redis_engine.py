@@ -18,9 +18,8 @@ import pytest
 from bench.browser import ROOT, browser_contexts, running_app, wait_until_idle
 from bench.services import free_port, kill, start_redis, start_worker, stop
 from browser_steps import ARTIFACTS, EXCEPTION, TRAINED, active_model, needs_chromium, open_train_page, workspace_token
-from explorer.jobs import JobState
 from explorer.redis_jobs import URL_ENV, RedisJobQueue
-from explorer.run_store import CAP_ENV, STORE_ENV, RunStore
+from explorer.run_store import CAP_ENV, STORE_ENV, JobState, RunStore
 from explorer.runs import TrainingRequest, run_id
 from explorer.workspace import load_workspace
 from job_steps import wait_for

@@ -9,7 +9,8 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.card import ModelRef
-from explorer.jobs import JobState, RunStatus
+from explorer.jobs import RunStatus
+from explorer.run_store import JobState
 from explorer.limits import client_address
 from explorer.runs import TrainingRequest
 from ui.active_model import make_active_when_drawn
