@@ -6,7 +6,7 @@ from explorer.corruption import GaussianNoise
 from explorer.lesson import TEMPLATES, start_lesson
 from explorer.runs import S3_CORRUPTIONS
 from ui.active_model import open_from_board
-from ui.board import board_table, current_lesson, moderation, teacher_key
+from ui.board import board_table, comparable_runs, current_lesson, moderation, teacher_key
 from ui.display import image_row, line_chart, listing, markdown_table
 from ui.entry import start_page
 from ui.maps import add_trail, class_map
@@ -66,33 +66,33 @@ if lesson.groups() and not lesson.ended:
                 st.error(f"Cannot start training: {error}")
 
 
-def draw_board() -> None:
+def draw_board(page_run: dict) -> dict[str, str]:
+    """The board, redrawn every few seconds; returns the runs Compare may offer (by id, with their names).
+    ``page_run`` is the page run's own (the fragment's reruns get the same object): a rerun that finds runs
+    ended since the page last ran reruns the whole page, so Compare offers them."""
     shown = current_lesson()
     table = board_table(shown)
     if shown.damaged:
         one = shown.damaged == 1
         st.caption(f"{shown.damaged} entr{'y' if one else 'ies'} of this board could not be read and "
                    f"{'is' if one else 'are'} left out.")
+    comparable = comparable_runs(table)
+    if comparable != page_run.setdefault("comparable", comparable):
+        st.rerun()
     if not len(table):
         st.info("No runs on the board yet: runs trained in this lesson appear here as they start.")
-        st.session_state["board_done"] = []
-        return
-    st.dataframe(table.drop(columns=["id"]), hide_index=True, width="stretch", column_config={
+        return comparable
+    st.dataframe(table.drop(columns=["id", "comparable"]), hide_index=True, width="stretch", column_config={
         "validation loss": st.column_config.LineChartColumn("validation loss", width="small"),
         **{column: st.column_config.NumberColumn(column, format="%.3f") for column in table.columns
-           if column not in FIGURE_COLUMNS and column not in ("validation loss", "id")}})
+           if column not in FIGURE_COLUMNS and column not in ("validation loss", "id", "comparable")}})
     if lesson.template == "S3 in class":
-        s3_table(table)
-    st.session_state["board_runs"] = dict(zip(table["id"], table["run"] + " (" + table["who"] + ")"))
-    finished = list(table.loc[table["state"].isin(["done", "stopped"]), "id"])
-    if finished != st.session_state.setdefault("board_done", finished):
-        st.session_state["board_done"] = finished
-        st.rerun()  # the whole page: a newly finished run can be compared
+        s3_table(table[table["comparable"]])
+    return comparable
 
 
-def s3_table(table) -> None:
+def s3_table(done) -> None:
     """The seed's table as the class measured it: one row per training corruption, SSIM under each test condition."""
-    done = table[table["state"].isin(["done", "stopped"])]
     order = {("none" if c == "clean" else c): i for i, c in enumerate(S3_CORRUPTIONS)}
     rows = {f"trained on {CONDITION_LABELS.get(row.corruption, 'clean') if row.corruption != 'none' else 'clean'}":
             {text: row.get(f"SSIM {text}") for text in CONDITION_LABELS.values()}
@@ -105,10 +105,8 @@ def s3_table(table) -> None:
 
 
 st.subheader("The board")
-st.fragment(draw_board, run_every=REFRESH_SECONDS)()
-
-done = st.session_state.get("board_done", [])
-names = st.session_state.get("board_runs", {})
+names = st.fragment(draw_board, run_every=REFRESH_SECONDS)({})
+done = list(names)
 st.subheader("Compare runs")
 chosen = st.multiselect("Runs to compare (two to six finished runs)", done, format_func=names.get, max_selections=6,
                         key="compare_runs")

@@ -4,7 +4,7 @@ from dataclasses import replace
 import pytest
 
 from explorer.runs import SEED_PRESETS, preset_request, preset_takes_corruption, quick_variant, run_id
-from ui.train_form import form_values, request_from_form
+from ui.train_form import FORM_KEYS, REQUEST_KEYS, form_values, request_from_form
 
 
 @pytest.mark.parametrize("preset", list(SEED_PRESETS))
@@ -34,3 +34,10 @@ def test_only_the_s3_preset_takes_the_chosen_corruption():
     assert preset_request(s3, "clean").noise is None and preset_request(s3, "erasing:0.5").noise == "erasing:0.5"
     assert preset_request(s1, "erasing:0.5") == SEED_PRESETS[s1], "a preset without the choice keeps its own"
     assert preset_request(s3, "gaussian:1", quick=True) == quick_variant(replace(SEED_PRESETS[s3], noise="gaussian:1"))
+
+
+def test_the_workspace_keeps_every_field_the_request_is_made_of():
+    form = {**form_values(SEED_PRESETS["S2: metric learning on CIFAR-10"]), "train_seed": 1}
+    assert set(form) == set(REQUEST_KEYS) and set(REQUEST_KEYS) <= set(FORM_KEYS)
+    kept = {key: value for key, value in form.items() if key in FORM_KEYS}
+    assert run_id(request_from_form(kept)) == run_id(request_from_form(form)), "a reloaded form trains the same run"

@@ -11,7 +11,8 @@ import pandas as pd
 import streamlit as st
 
 from explorer.card import CONDITION_LABELS, ModelCard
-from explorer.jobs import JobState, RunStatus
+from explorer.jobs import RunStatus
+from explorer.run_store import JobState
 from explorer.lesson import (ANONYMOUS, BoardEntry, BoardRow, Lesson, add_run, end_lesson, hide_entry, load_lesson,
                              moderate, owner_of, remove_run, rename_run, set_hidden)
 from ui.resources import job_queue, run_store, stored_card
@@ -72,7 +73,7 @@ def board_row(row: BoardRow) -> dict | None:
         log.warning("board row of run %s is damaged: %s", row.run, error)
         return {"who": ", ".join(row.nicknames), "group": row.group or "", "run": row.title or row.run, "model": "",
                 "data": "", "corruption": "", "epochs": "", "state": "damaged (its files cannot be read)",
-                "validation loss": [], "id": row.run}
+                "validation loss": [], "id": row.run, "comparable": False}
 
 
 def _board_row(row: BoardRow) -> dict | None:
@@ -81,7 +82,7 @@ def _board_row(row: BoardRow) -> dict | None:
         return None
     request = run_store().request(row.run)
     figures, losses = {}, [epoch["val_loss"] for epoch in status.progress.history]
-    if status.has_model and not status.state.active:
+    if status.ended_with_model:
         card = ModelCard(stored_card(row.run))
         losses = [epoch["val_loss"] for epoch in card.history]
         figures = {f"SSIM {text}": card.ssim(condition) for condition, text in CONDITION_LABELS.items()
@@ -94,7 +95,8 @@ def _board_row(row: BoardRow) -> dict | None:
             "model": request["model"],
             "data": request["dataset"], "corruption": request["noise"] or "none",
             "epochs": f"{status.progress.epoch if status.state.active else len(losses)}/{status.progress.epochs}",
-            "state": state_text(status), **figures, "validation loss": losses, "id": row.run}
+            "state": state_text(status), **figures, "validation loss": losses, "id": row.run,
+            "comparable": status.ended_with_model}
 
 
 def state_text(status: RunStatus) -> str:
@@ -106,9 +108,17 @@ def state_text(status: RunStatus) -> str:
 
 
 def board_table(lesson: Lesson) -> pd.DataFrame:
+    """One row per run of the lesson; ``id`` and ``comparable`` (ended with a model) are for the page, not shown."""
     rows = [row for row in (board_row(row) for row in lesson.rows()) if row is not None]
     return pd.DataFrame(rows)
 
+
+def comparable_runs(table: pd.DataFrame) -> dict[str, str]:
+    """The board's runs that ended with a model (what Compare offers), by id, with their names on the board."""
+    if not len(table):
+        return {}
+    ended = table[table["comparable"]]
+    return dict(zip(ended["id"], ended["run"] + " (" + ended["who"] + ")"))
 
 
 def moderation(lesson: Lesson) -> None:

@@ -11,6 +11,12 @@ from explorer.runs import TrainingRequest
 
 NOISE_KINDS = {"None": None, "Gaussian": "gaussian", "Random erasing": "erasing"}
 DEFAULT_NOISE_LEVEL = 0.1
+# The request's fields (what form_values fills and request_from_form reads, the seed included) and the preset
+# pickers: everything the workspace keeps of the form.
+REQUEST_KEYS = ("train_model", "train_dataset", "train_subset", "train_epochs", "train_batch", "train_lr", "train_decay",
+                "train_schedule", "train_bf16", "train_flip", "train_noise", "train_level", "train_classes",
+                "train_steps", "train_seed", "train_name")
+FORM_KEYS = ("train_preset", "train_quick", "train_s3") + REQUEST_KEYS
 
 
 def form_values(request: TrainingRequest) -> dict:
