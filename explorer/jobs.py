@@ -1,4 +1,4 @@
-"""Training runs as background jobs: a worker thread per run, one server-wide queue, identical runs shared.
+"""Training runs as background jobs: a thread per training run, one server-wide queue, identical runs shared.
 
 A Streamlit script run ends whenever its user presses a button or opens another page, so a run that
 must outlive clicks lives here, outside any script: a page submits a request and gets the run's id,
@@ -7,9 +7,9 @@ written there, so a reloaded tab or a restarted server reads them there; memory 
 queued or training now, with their per-step progress. A request identical to a queued, running or
 finished run joins it; several workspaces may watch one run, and Stop or Cancel act only for the last
 one watching (the others keep it). At most ``slots`` runs train at once (one per core pair by
-default); a training thread runs at the lowest CPU priority, so pages of other users stay responsive.
+default), and a run gets its thread when it gets its slot; a training thread runs at the lowest CPU priority, so pages of other users stay responsive.
 
-Both engines admit a run the same way (``Admission``): within its cost budget and its address's share, the
+Both engines admit a run the same way (``admit``): within its cost budget and its address's share, the
 workspace's store share made room for, joining an identical run that is active or has weights; waiting runs
 take turns across holders (explorer.limits), and a run past the time limit stops and keeps its best weights.
 Every way a run can end, a failed save included, ends its status in the store.
@@ -457,9 +457,11 @@ class JobQueue(JobEngine):
         job.holder = submitter.holder
         job.on_step_end = lambda: self._maybe_pause(job)
         job.watch(watcher)
-        self._waiting.insert(fair_position([other.holder for other in self._waiting],
-                                           [other.holder for other in self._running], job.holder), job)
-        threading.Thread(target=self._work, args=(job,), name=f"training-{run[:8]}", daemon=True).start()
+        self._wait_in_turn(job)
+        self._start_next()
+
+    def _cancelled(self, run: str, execution: ThreadRun) -> None:
+        self._start_next()  # a waiting run ends at once; a training one at its step's end
 
     def describe(self) -> str:
         """Where runs train, for the Train page."""
@@ -495,6 +497,10 @@ class JobQueue(JobEngine):
     def _my_turn(self, job: ThreadRun) -> bool:
         return len(self._running) < self.slots and self._order()[0] is job
 
+    def _wait_in_turn(self, job: ThreadRun) -> None:
+        self._waiting.insert(fair_position([other.holder for other in self._waiting],
+                                           [other.holder for other in self._running], job.holder), job)
+
     def _take_slot(self, job: ThreadRun) -> None:
         self._waiting.remove(job)
         self._running.append(job)
@@ -503,7 +509,23 @@ class JobQueue(JobEngine):
     def _release_slot(self, job: ThreadRun) -> None:
         self._running.remove(job)
         self.turns.charge(job.holder, time.monotonic() - job.turn_started)
-        self._changed.notify_all()
+
+    def _start_next(self) -> None:
+        """Under the lock, whenever a run arrives, ends, pauses or is cancelled: waiting runs that were cancelled or
+        that nobody watches any more end, and the next ones in turn take the free slots, each on a thread of its
+        own (a paused run resumes on the thread it kept). No thread waits for a slot; the threads are daemons
+        because a run may train for hours and must not hold the server's exit, as an executor's workers would."""
+        for job in [job for job in self._waiting if not job.paused and (job.cancel_requested() or job.abandoned)]:
+            self._waiting.remove(job)
+            job.end(JobState.CANCELLED, CANCELLED_WAITING)
+            del self._jobs[job.run_id]
+        while len(self._running) < self.slots and (order := self._order()) and not order[0].paused:
+            job = order[0]
+            self._take_slot(job)
+            job.state = JobState.RUNNING
+            job.persist()
+            threading.Thread(target=self._train, args=(job,), name=f"training-{job.run_id[:8]}", daemon=True).start()
+        self._changed.notify_all()  # a paused run whose turn it is
 
     def _maybe_pause(self, job: ThreadRun) -> None:
         """At a step's end: give the slot to a run of a holder who has trained less (Turns), then wait for it
@@ -516,28 +538,16 @@ class JobQueue(JobEngine):
             paused_at = time.monotonic()
             self._release_slot(job)
             job.paused, job.message = True, PAUSED
-            self._waiting.insert(fair_position([other.holder for other in self._waiting],
-                                               [other.holder for other in self._running], job.holder), job)
+            self._wait_in_turn(job)
+            self._start_next()
             while not self._my_turn(job) and not job.stop_requested():
                 self._changed.wait(0.5)
             self._take_slot(job)  # a stopped run takes it back at once: it ends within a step
             job.paused, job.message = False, ""
             job.paused_seconds += time.monotonic() - paused_at
+            self._start_next()
 
-    def _work(self, job: ThreadRun) -> None:
-        with self._changed:
-            while not job.cancel_requested() and not job.abandoned and not self._my_turn(job):
-                self._changed.wait(0.5)
-            if job.cancel_requested() or job.abandoned:
-                self._waiting.remove(job)
-            if job.cancel_requested() or job.abandoned:
-                job.end(JobState.CANCELLED, CANCELLED_WAITING)
-                del self._jobs[job.run_id]
-                self._changed.notify_all()
-                return
-            self._take_slot(job)
-            job.state = JobState.RUNNING
-            job.persist()
+    def _train(self, job: ThreadRun) -> None:
         try:
             _lower_this_thread_priority()
             job.execute()
@@ -548,6 +558,7 @@ class JobQueue(JobEngine):
             with self._changed:
                 self._release_slot(job)
                 del self._jobs[job.run_id]
+                self._start_next()
             make_room(self.store, self.limits)
 
 
