@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from contextlib import nullcontext
-from typing import Callable, ContextManager, Hashable, TypeVar
+from typing import Callable, ContextManager
 
 import numpy as np
 import torch
@@ -30,23 +30,28 @@ from .trail import Trail, follow_corruption, typical_neighbour_distance
 # Shared by every session exploring a shipped model, so bounded: a 70,000-point UMAP keeps its fitted
 # estimator (~30 MB); score sets are 3 floats per image (10,000 images: 240 KB); a decoded grid of
 # 25 x 25 Fashion-MNIST images is 2 MB.
-Value = TypeVar("Value")
 MAX_CACHED_MAPS = 8
-MAX_CACHED_FIGURES = 32
+MAX_CACHED_SCORES = 32
+MAX_LOOKUPS = 32
 MAX_SPRITE_SETS = 4  # hover sprites per map size (~0.8 MB for 2,000 images): re-encoding them costs ~0.8 s
 MAX_SHOWN_SETS = 64  # a few dozen images each: what the pages show, per corruption
-MAX_VIEWS_PER_MAP = 16
+MAX_LAYERS_PER_MAP = 16
 
 
 @dataclass
 class MapResult:
-    """A fitted map, with what was derived from it (trails, decoded grids): they are kept and dropped with it."""
+    """A fitted map, with the data computed on it (trails, decoded grids): kept and dropped with it."""
 
     coordinates: np.ndarray
     projector: Projector
     seconds: float
     quality: dict[str, float] | None = None
-    derived: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_VIEWS_PER_MAP), repr=False)
+    layers: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_LAYERS_PER_MAP), repr=False)
+
+    @property
+    def invertible(self) -> bool:
+        """Whether a map position can be decoded (PCA, UMAP; not t-SNE)."""
+        return self.projector.invertible
 
     def grid_positions(self, density: int) -> np.ndarray:
         """``density`` x ``density`` map positions spanning the points, row by row from the top left."""
@@ -65,10 +70,10 @@ class Workbench:
     _per_image_values: dict = field(default_factory=dict, repr=False)
     _per_image_locks: dict = field(default_factory=lambda: {"latents": threading.Lock(), "ssim": threading.Lock()},
                                repr=False)
-    _measures: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_CACHED_FIGURES), repr=False)
+    _measures: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_CACHED_SCORES), repr=False)
     _sprites: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_SPRITE_SETS), repr=False)
     _shown: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_SHOWN_SETS), repr=False)
-    _derived: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_CACHED_FIGURES), repr=False)
+    _lookups: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_LOOKUPS), repr=False)  # neighbours, steps
     _maps: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_CACHED_MAPS), repr=False)
     _quality_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -137,10 +142,6 @@ class Workbench:
         indices = _as_key(indices)
         return self._shown.get(("originals", indices),
                                lambda: self.pool.take(np.array(indices, dtype=np.int64)).as_tensor())
-
-    def derived(self, key: Hashable, compute: Callable[[], Value]) -> Value:
-        """Anything built from this model alone (a page's figure, say), built once and kept with the model."""
-        return self._derived.get(key, compute)
 
     def scores(self, count: int, corruption: Corruption | None = None, seed: int = 0) -> dict[str, np.ndarray]:
         """Per-image MSE, PSNR and SSIM of the first ``count`` pool images under a corruption."""
@@ -213,15 +214,21 @@ class Workbench:
         def compute() -> Trail:
             corrupted = self.encode(corrupt(self.images(followed), corruption, seed))
             # 2 s on a 70,000-point map, and the same for every noise level: kept with the map.
-            unit = result.derived.get("neighbour distance", lambda: typical_neighbour_distance(self.latents(count)))
+            unit = result.layers.get("neighbour distance", lambda: typical_neighbour_distance(self.latents(count)))
             return follow_corruption(self.latents(count), self.labels(count), result.coordinates, result.projector,
                                      corrupted, unit)
-        return result.derived.get(("trail", corruption, seed, followed), compute)
+        return result.layers.get(("trail", corruption, seed, followed), compute)
 
     def decoded_grid(self, result: MapResult, density: int) -> torch.Tensor:
         """Images decoded at ``density`` x ``density`` map positions (see ``MapResult.grid_positions``)."""
-        return result.derived.get(("grid", density), lambda: self.decode(
+        return result.layers.get(("grid", density), lambda: self.decode(
             result.projector.inverse_transform(result.grid_positions(density))))
+
+    def decoded_at(self, result: MapResult, location: np.ndarray) -> torch.Tensor:
+        """The image the decoder draws at one map position (PCA and UMAP maps: t-SNE has no inverse)."""
+        key = tuple(round(float(value), 6) for value in location)
+        return result.layers.get(("decoded at", key), lambda: self.decode(
+            result.projector.inverse_transform(np.asarray(location, dtype=np.float32)[None])))
 
     def path_on_map(self, result: MapResult, first: int, second: int, steps: int) -> np.ndarray:
         """Where the latents of an interpolation between two images fall on the map."""
@@ -233,7 +240,7 @@ class Workbench:
             latents = self.latents(count)
             metric = "euclidean" if self.can_decode else "cosine"
             return nearest_neighbours(latents, latents[index], k, metric=metric, exclude=index)
-        return self._derived.get(("neighbours", index, k, self._count(count)), compute)
+        return self._lookups.get(("neighbours", index, k, self._count(count)), compute)
 
     def similar(self, image: torch.Tensor, k: int, exclude: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` pool images nearest an image (pool index ``exclude`` left out), by cosine distance:
@@ -242,7 +249,7 @@ class Workbench:
             return nearest_neighbours(self.latents(), self.encode(image)[0], k, metric="cosine", exclude=exclude)
         if exclude is None:
             return compute()
-        return self._derived.get(("similar", exclude, k), compute)
+        return self._lookups.get(("similar", exclude, k), compute)
 
     def decode(self, latents: np.ndarray) -> torch.Tensor:
         if not self.can_decode:
@@ -260,7 +267,7 @@ class Workbench:
         return self._measures.get(("retrieval", class_count), compute)
 
     def interpolate(self, first: int, second: int, steps: int) -> torch.Tensor:
-        return self._derived.get(("interpolation", first, second, steps),
+        return self._lookups.get(("interpolation", first, second, steps),
                                  lambda: self.decode(self._interpolated_latents(first, second, steps)))
 
     def _interpolated_latents(self, first: int, second: int, steps: int) -> np.ndarray:

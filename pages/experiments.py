@@ -10,6 +10,7 @@ from ui.controls import LINKED, share_link
 from ui.maps import CLASS_COLOURS, class_map
 from ui.display import image_row, line_chart, listing, markdown_table
 from ui.entry import start_page
+from ui.figures import drawn_once
 from ui.resources import cards, shipped_workbench
 
 start_page("pages/experiments.py")
@@ -108,7 +109,7 @@ def comparison(system: str, title: str, names: list[str], caption: str) -> None:
             with st.spinner(f"t-SNE for {models[name].name}..."):
                 result = workbench.project("tsne", {"perplexity": 30.0}, 1000, random_state=307,
                                        corruption=parse_corruption(models[name].corruption))
-            figure = result.derived.get(("small multiple", position == 0), lambda: small_multiple(
+            figure = drawn_once(result, ("small multiple", position == 0), lambda: small_multiple(
                 result, workbench, models[name].name, legend=position == 0))
             columns[position % 3].plotly_chart(figure, width="stretch", key=f"tsne-{name}",
                                                alt=f"t-SNE map of {models[name].name}'s test images coloured by class")

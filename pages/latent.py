@@ -8,6 +8,7 @@ from explorer.selection import class_counts, indices_from_text, indices_to_text,
 from ui.controls import LINKED, corruption_controls, keep_valid, share_link
 from ui.display import encoded, image_row, listing
 from ui.entry import start_page
+from ui.figures import drawn_once
 from ui.hover import hover_images
 from ui.maps import add_grid_behind, add_own_images, add_path, add_trail, class_map, map_summary
 from ui.own_image import own_image_input, own_words, placed, show_placement
@@ -86,7 +87,7 @@ if trail is not None:
     figures[2].metric("5-NN accuracy, clean -> corrupted", f"{trail.accuracy_clean:.1%} -> {trail.accuracy_corrupted:.1%}")
     figures[3].metric("Mean arrow, share of the map", f"{trail.map_shift:.1%}",
                       help="Mean arrow length as a share of the map's diagonal")
-if grid_settings and not result.projector.invertible:
+if grid_settings and not result.invertible:
     st.info("t-SNE has no inverse, so there is no decoded grid: switch the map to PCA or UMAP.")
     grid_settings = None
 
@@ -113,7 +114,7 @@ def store_selection(indices: np.ndarray) -> None:
 
 def grid_picture() -> np.ndarray:
     density = grid_settings[0]
-    return result.derived.get(("grid picture", density), lambda: tile(workbench.decoded_grid(result, density), density))
+    return drawn_once(result, ("grid picture", density), lambda: tile(workbench.decoded_grid(result, density), density))
 
 
 def map_figure(selection: np.ndarray, picture: np.ndarray | None):
@@ -137,8 +138,8 @@ def map_with_selection() -> None:
     selection is then cleared (a new key), so the stored one is the only one shown."""
     selection = stored_selection()
     picture = grid_picture() if grid_settings else None
-    figure = result.derived.get(("figure", indices_to_text(selection), trail_settings, grid_settings, path_ends),
-                              lambda: map_figure(selection, picture))
+    figure = drawn_once(result, ("figure", indices_to_text(selection), trail_settings, grid_settings, path_ends),
+                        lambda: map_figure(selection, picture))
     own = OWN in layers
     chart, beside = st.columns([2, 1]) if own or (grid_settings and grid_settings[1]) else (st.container(), None)
     if own:
@@ -236,15 +237,14 @@ with right:
     st.subheader("Decode anywhere")
     if not decodes:
         st.info("This model has no decoder.")
-    elif not result.projector.invertible:
+    elif not result.invertible:
         st.info("t-SNE has no inverse: switch the map to PCA or UMAP to decode a location.")
     else:
         across = st.slider("Across the map (left to right)", 0.0, 1.0, 0.5, 0.01, key="decode_x", **LINKED)
         up = st.slider("Up the map (bottom to top)", 0.0, 1.0, 0.5, 0.01, key="decode_y", **LINKED)
         low, high = coordinates.min(0), coordinates.max(0)
         location = low + np.array([across, up]) * (high - low)
-        decoded = result.derived.get(("decoded at", across, up), lambda: workbench.decode(
-            result.projector.inverse_transform(location[None])))
+        decoded = workbench.decoded_at(result, location)
         image_row(decoded, f"The image decoded at map position ({location[0]:.1f}, {location[1]:.1f})",
                   [f"decoded at ({location[0]:.1f}, {location[1]:.1f})"], width=140)
 
@@ -254,7 +254,7 @@ if st.toggle("S4's view: PCA and t-SNE side by side", key="side_by_side", **LINK
         with column, st.spinner(f"{METHOD_NAMES[side_method]}..."):
             side = workbench.project(side_method, {"perplexity": 30.0} if side_method == "tsne" else {}, count, random_state)
             selection = stored_selection()
-            figure = side.derived.get(("figure", indices_to_text(selection), "side by side"), lambda: class_map(
+            figure = drawn_once(side, ("figure", indices_to_text(selection), "side by side"), lambda: class_map(
                 side.coordinates, workbench.labels(count), workbench.class_names, workbench.ssim_scores(count), selection, 420,
                 METHOD_NAMES[side_method]))
             st.plotly_chart(figure, width="stretch", key=f"side-{side_method}",

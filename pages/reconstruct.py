@@ -5,6 +5,7 @@ import streamlit as st
 from ui.controls import LINKED, corruption_controls, keep_valid, share_link
 from ui.display import image_columns, image_row, line_chart, listing
 from ui.entry import start_page
+from ui.figures import drawn_once
 from ui.active_model import active_card, active_ref, card_for, labels_of, model_refs, require_decoder, workbench_for
 
 start_page("pages/reconstruct.py")
@@ -75,6 +76,6 @@ def sweep_figure() -> go.Figure:
     return figure
 
 
-line_chart(workbench.derived(("noise sweep", sweep_kind, tuple(others), seed), sweep_figure),
+line_chart(drawn_once(workbench, ("noise sweep", sweep_kind, tuple(others), seed), sweep_figure),
            f"Mean SSIM of {sweep_count} test images against {'sigma' if sweep_kind == 'gaussian' else 'erasing probability'}"
            f", one line per model")

@@ -7,6 +7,7 @@ from explorer.evaluation import RETRIEVAL_CLASS_COUNTS
 from ui.controls import LINKED, keep_valid, share_link
 from ui.display import image_row, line_chart
 from ui.entry import start_page
+from ui.figures import drawn_once
 from ui.maps import CLASS_COLOURS
 from ui.active_model import card_for, labels_of, model_refs, workbench_for
 from ui.upload import uploaded_image
@@ -76,7 +77,7 @@ for column, class_count in zip(columns, class_counts):
     pair[1].metric("the seed's batch accuracy", f"{batch_accuracy:.1%}",
                    help="S2's own measure: in a batch of one anchor and one positive per class, the anchor's most "
                         "similar positive is its own class (mean of 500 random test batches)")
-    column.plotly_chart(workbench.derived(("confusion figure", class_count), lambda: confusion_figure(confusion, names)),
+    column.plotly_chart(drawn_once(workbench, ("confusion figure", class_count), lambda: confusion_figure(confusion, names)),
                         width="stretch", alt=f"Confusion matrix of {class_count} classes: each test image's most similar "
                                              f"other image's class (columns) against its own (rows)")
 
@@ -100,7 +101,7 @@ def sweep_figure() -> go.Figure:
 
 
 if sweep:
-    line_chart(workbench.derived(("epoch sweep", tuple(sweep)), sweep_figure),
+    line_chart(drawn_once(workbench, ("epoch sweep", tuple(sweep)), sweep_figure),
                "Top-1 retrieval accuracy on validation images against epoch, one line per number of classes")
     st.caption("Each line is one shipped S2 checkpoint's top-1 retrieval accuracy on its validation images after "
                "every epoch, so the seed's sweep of 15 to 75 epochs reads off one run per class count (the batch "
