@@ -15,7 +15,7 @@ import argparse
 from collections import Counter
 from dataclasses import dataclass, field
 
-from bench.browser import browser_contexts, measured_commit, running_app, wait_until_idle
+from bench.browser import browser_contexts, measured_commit, running_app, wait_for_charts_drawn, wait_until_idle
 from ui.page_table import PAGES
 
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -64,7 +64,8 @@ def audit_every_page(url: str, theme: str = "light", size: tuple[int, int] = DES
     with browser_contexts(1, width=size[0], height=size[1], color_scheme=theme) as (page,):
         for title, path in visits:
             page.goto(f"{url}/{path}")
-            wait_until_idle(page, quiet_seconds=2.0)
+            wait_until_idle(page)
+            wait_for_charts_drawn(page)
             if screenshots:
                 chart = page.locator("[data-testid='stPlotlyChart']")
                 if chart.count():  # the page's scroll container holds the rest: show the first chart

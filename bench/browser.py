@@ -93,21 +93,33 @@ def browser_contexts(count: int, width: int = 1500, height: int = 1100, color_sc
             browser.close()
 
 
-def wait_until_idle(page, timeout_ms: int = 120_000, quiet_seconds: float = 1.0) -> None:
-    """Wait until the page has a title and Streamlit's 'running' indicator has been gone for a while."""
+# Streamlit's own run state on the app (its end-to-end tests read it): its status widget shows only runs
+# longer than about half a second, so it cannot tell a short run from none.
+IDLE = "[data-testid='stApp'][data-test-connection-state='CONNECTED'][data-test-script-state='notRunning']"
+SETTLE_SECONDS = 0.3  # widgets send their values after a debounce (~200 ms); a finished run may ask for the next
+
+
+def wait_until_idle(page, timeout_ms: int = 120_000, settle_seconds: float = SETTLE_SECONDS) -> None:
+    """Wait until the page has a title and has run every script run it asked for: connected and not running,
+    for ``settle_seconds`` in a row."""
     page.wait_for_selector("[data-testid='stMain'] h1", timeout=timeout_ms)
     deadline = time.monotonic() + timeout_ms / 1000
-    quiet_since = None
+    idle_since = None
     while time.monotonic() < deadline:
-        running = page.locator("[data-testid='stStatusWidget']").count() > 0
-        if running:
-            quiet_since = None
-        elif quiet_since is None:
-            quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since > quiet_seconds:
+        if page.locator(IDLE).count() == 0:
+            idle_since = None
+        elif idle_since is None:
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since >= settle_seconds:
             return
-        page.wait_for_timeout(100)
+        page.wait_for_timeout(50)
     raise TimeoutError("the app kept running past the timeout")
+
+
+def wait_for_charts_drawn(page, timeout_ms: int = 60_000) -> None:
+    """Plotly draws a chart in the browser after the run that sent it has ended: wait until every chart has."""
+    page.wait_for_function("[...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
+                           ".every(chart => chart.querySelector('.main-svg'))", timeout=timeout_ms)
 
 
 MAP = "[data-testid='stPlotlyChart'] .nsewdrag"

@@ -217,7 +217,7 @@ IMPORT_FLOOR = ("import time; started = time.perf_counter(); import torch, torch
 
 def app_rows(points: int, repeats: int) -> list[Row]:
     """Cold start, peak server memory and lasso latency of the real app in headless Chromium."""
-    from bench.browser import MAP, chromium_page, lasso, running_app, wait_for_gallery, wait_until_idle
+    from bench.browser import MAP, SETTLE_SECONDS, chromium_page, lasso, running_app, wait_for_gallery, wait_until_idle
 
     floor_seconds, floor_mb = map(float, subprocess.run([sys.executable, "-c", IMPORT_FLOOR], capture_output=True,
                                                         text=True, check=True).stdout.split())
@@ -239,7 +239,7 @@ def app_rows(points: int, repeats: int) -> list[Row]:
             page.goto(f"{url}/latent?points={points}")
             page.wait_for_selector(MAP, timeout=180_000)
             wait_until_idle(page)
-            reloads.append(time.monotonic() - reload_started - 1.0)  # wait_until_idle waits 1 s of quiet
+            reloads.append(time.monotonic() - reload_started - SETTLE_SECONDS)  # wait_until_idle's settling
             lasso(page, [(0.1, 0.1), (0.9, 0.1), (0.9, 0.9), (0.1, 0.9)])
             lasso_started = time.monotonic()
             wait_for_gallery(page)

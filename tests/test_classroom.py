@@ -89,7 +89,9 @@ def test_a_student_trains_s0_on_a_kaggle_sized_sign_mnist_upload_and_sees_letter
             page.get_by_role("option", name=re.compile("^" + re.escape(option))).first.click()
             wait_until_idle(page)
         page.locator("[data-testid='stFileUploaderDropzoneInput'][accept*='.zip']").set_input_files(str(archive))
-        wait_until_idle(page, quiet_seconds=2)
+        page.locator("[data-testid='stFileChipName']").first.wait_for()  # the file is listed, then uploaded
+        page.locator("[data-testid='stFileChipIconSpinner']").wait_for(state="detached", timeout=60_000)
+        wait_until_idle(page)
         assert page.locator("[data-testid='stAlertContentError']").count() == 0
         page.get_by_label("Epochs").fill("1")
         page.get_by_label("Epochs").press("Enter")

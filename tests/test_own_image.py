@@ -150,7 +150,7 @@ def placement_once_moved(page, previous: tuple, timeout_s: float = 60) -> tuple:
     """The placement shown once the star has moved from ``previous`` (a stroke's rerun has landed)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        wait_until_idle(page, quiet_seconds=0.5)
+        wait_until_idle(page)
         shown = shown_placement(page)
         if shown[0] and (not previous[0] or not np.allclose(shown[0], previous[0], atol=1e-4)):
             return shown
@@ -162,7 +162,7 @@ def placement_once_at(page, expected: list, timeout_s: float = 60) -> tuple:
     and each intermediate canvas may be placed on the way."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        wait_until_idle(page, quiet_seconds=0.5)
+        wait_until_idle(page)
         shown = shown_placement(page)
         if shown[0] and np.allclose(shown[0], expected, atol=1e-4):
             return shown
