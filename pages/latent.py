@@ -93,17 +93,18 @@ if grid_settings and not result.invertible:
 
 
 def stored_selection() -> np.ndarray:
-    """The images selected on any map of this page, kept across method switches. Their one home is the address
-    (``selection=``): a copied link, a reload and a followed teacher's view carry it."""
-    try:
-        return indices_from_text(st.query_params.get("selection", ""), len(workbench.pool))
-    except ValueError as error:
-        st.warning(f"The link's selection was ignored: {error}.")
-        st.query_params.pop("selection", None)
-        return np.array([], dtype=np.int64)
+    """The images selected on any map of this page (or named by the link), kept across method switches."""
+    if "map_selection" not in st.session_state:
+        try:
+            st.session_state["map_selection"] = indices_from_text(st.query_params.get("selection", ""), len(workbench.pool))
+        except ValueError as error:
+            st.warning(f"The link's selection was ignored: {error}.")
+            st.session_state["map_selection"] = np.array([], dtype=np.int64)
+    return st.session_state["map_selection"]
 
 
 def store_selection(indices: np.ndarray) -> None:
+    st.session_state["map_selection"] = indices
     st.session_state["selection_round"] = st.session_state.get("selection_round", 0) + 1
     if len(indices):
         st.query_params["selection"] = indices_to_text(indices)

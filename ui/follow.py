@@ -96,6 +96,7 @@ def follow_the_teacher(page: str, lesson: Lesson | None) -> None:
         if view.same_as(state.went_to):
             if not view.same_as(state.shown):  # the first run after a move: what the address alone cannot set
                 follow_linked_model()
+                st.session_state.pop("map_selection", None)
         else:
             state.following = False
     state.shown = view
