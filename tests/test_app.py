@@ -121,6 +121,17 @@ def test_a_link_still_opens_its_model_after_the_card_is_re_measured():
     assert open_link("pages/home.py", model_choice=old_label).sidebar.selectbox[0].value == chosen
 
 
+def test_the_map_selection_survives_a_visit_to_another_page():
+    """Opening another page clears the address, so the selection is kept in the session (the address mirrors it)."""
+    app = open_link("pages/latent.py", selection="0-5")
+    assert any(m.value.startswith("**6 images selected**") for m in app.markdown)
+    app.switch_page("pages/home.py").run()
+    app.query_params.clear()  # as the browser's address after a sidebar link
+    app.switch_page("pages/latent.py").run()
+    assert_clean(app)
+    assert any(m.value.startswith("**6 images selected**") for m in app.markdown)
+
+
 def open_link(page: str, **params: str) -> AppTest:
     """A page opened from a link carrying ``params`` (how a teacher's prepared view arrives)."""
     app = AppTest.from_file(APP, default_timeout=240)
