@@ -7,7 +7,8 @@ written there, so a reloaded tab or a restarted server reads them there; memory 
 queued or training now, with their per-step progress. A request identical to a queued, running or
 finished run joins it; several workspaces may watch one run, and Stop or Cancel act only for the last
 one watching (the others keep it). At most ``slots`` runs train at once (one per core pair by
-default), and a run gets its thread when it gets its slot; a training thread runs at the lowest CPU priority, so pages of other users stay responsive.
+default), and a run gets its thread when it gets its slot; a training thread runs at the lowest CPU
+priority, so pages of other users stay responsive.
 
 Both engines admit a run the same way (``admit``): within its cost budget and its address's share, the
 workspace's store share made room for, joining an identical run that is active or has weights; waiting runs

@@ -73,7 +73,8 @@ class Workbench:
     _measures: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_CACHED_SCORES), repr=False)
     _sprites: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_SPRITE_SETS), repr=False)
     _shown: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_SHOWN_SETS), repr=False)
-    _lookups: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_LOOKUPS), repr=False)  # neighbours, steps
+    # neighbours, similar images, interpolation steps
+    _lookups: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_LOOKUPS), repr=False)
     _maps: SingleFlightMemo = field(default_factory=lambda: SingleFlightMemo(MAX_CACHED_MAPS), repr=False)
     _quality_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
